@@ -1,0 +1,3 @@
+from peek.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``peek`` command: argument parsing and output only."""

@@ -1,0 +1,253 @@
+"""``peek``: parse arguments, load configuration, call into the services, print results."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import peek
+from peek.config import PeekConfig, load_config
+from peek.errors import PeekError
+from peek.logs import setup_logging
+
+__all__ = ["main"]
+
+log = logging.getLogger("peek.cli")
+
+STATUS_TIMEOUT = 5.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    setup_logging(getattr(args, "service_name", "cli"), args.log_format, args.log_level.upper())
+    try:
+        config = load_config(args.config)
+        code: int = args.handler(args, config)
+        return code
+    except PeekError as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"peek: {text}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="TOML configuration file (default: $PEEK_CONFIG, else none)")
+    common.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
+                        help="log lines as text (default) or JSON")
+    common.add_argument("--log-level", default=argparse.SUPPRESS,
+                        choices=("debug", "info", "warning", "error"))
+    parser = argparse.ArgumentParser(
+        prog="peek", description="Peek plugin platform", parents=[common]
+    )
+    parser.set_defaults(config=None, log_format="text", log_level="info")
+    parser.add_argument("--version", action="version", version=f"peek {peek.__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace, PeekConfig], int],
+                help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, parents=[common])
+        p.set_defaults(handler=handler, service_name=name if name in _SERVICES else "cli")
+        return p
+
+    command("run", _cmd_run, "run all four services on this host (embedded default)")
+    for kind in ("server", "client", "agent", "worker"):
+        command(kind, _cmd_service, f"run the {kind} service")
+
+    p = command("status", _cmd_status, "ask the running server what runs where")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    plugin = sub.add_parser("plugin", help="plugins").add_subparsers(metavar="ACTION")
+    p = command("list", _cmd_plugin_list, "list installed plugins", plugin)
+    p.add_argument("--json", action="store_true")
+    p = command("new", _cmd_plugin_new, "scaffold a new plugin project", plugin)
+    p.add_argument("name", help="plugin name, e.g. 'weather' or 'peek_plugin_weather'")
+    p.add_argument("--services", default="server",
+                   help="comma-separated services the plugin runs on (default: server)")
+    p.add_argument("--dir", type=Path, default=Path("."), help="where to create the project")
+
+    token = sub.add_parser("token", help="service tokens").add_subparsers(metavar="ACTION")
+    p = command("create", _cmd_token_create, "create a token for a client, agent or worker", token)
+    p.add_argument("--service", required=True, choices=("client", "agent", "worker"))
+    p.add_argument("--name", help="the service's name (default: <service>-<id>)")
+    command("list", _cmd_token_list, "list tokens (never their secrets)", token)
+    p = command("revoke", _cmd_token_revoke, "revoke a token by id", token)
+    p.add_argument("id")
+    return parser
+
+
+_SERVICES = ("run", "server", "client", "agent", "worker")
+
+
+# -- services -------------------------------------------------------------
+
+
+def _cmd_service(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.services.common import run_until_signalled
+    from peek.services.server import ServerService
+    from peek.services.upstream import AgentService, ClientService, WorkerService
+
+    factories = {"server": ServerService, "client": ClientService,
+                 "agent": AgentService, "worker": WorkerService}
+    service = factories[args.service_name](config)
+    asyncio.run(run_until_signalled(service))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.services.supervisor import Supervisor
+
+    supervisor = Supervisor(config, config_path=args.config, log_format=args.log_format)
+    return asyncio.run(supervisor.run())
+
+
+# -- status ---------------------------------------------------------------
+
+
+def _cmd_status(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.services.server import admin_token_path
+
+    host = config.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    url = f"http://{host}:{config.server.admin_port}/api/status"
+    token_path = admin_token_path(config)
+    try:
+        token = token_path.read_text(encoding="utf-8").strip()
+    except OSError:
+        _err(f"cannot read the admin token {token_path}; is the server's data_dir "
+             f"{config.data_dir}? (set data_dir or --config)")
+        return 1
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=STATUS_TIMEOUT) as response:
+            status = json.load(response)
+    except urllib.error.HTTPError as exc:
+        _err(f"the server at {url} answered HTTP {exc.code}: {exc.reason}")
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        _err(f"cannot reach the server at {url}: {reason}")
+        return 1
+    if args.json:
+        _out(json.dumps(status, indent=2))
+        return 0
+    rows = [("SERVICE", "NAME", "STATE", "PLUGIN", "VERSION", "PLUGIN STATE")]
+    for svc in status["services"]:
+        plugins = svc["plugins"] or [{"name": "-", "version": "", "state": "", "error": None}]
+        for i, plug in enumerate(plugins):
+            head = (svc["kind"], svc["name"], svc["state"]) if i == 0 else ("", "", "")
+            state = plug["state"] + (f" ({plug['error']})" if plug.get("error") else "")
+            rows.append((*head, plug["name"], plug["version"], state))
+    _out(_table(rows))
+    return 0
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+# -- plugins --------------------------------------------------------------
+
+
+def _cmd_plugin_list(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.plugin.discovery import discover
+
+    specs, errors = discover()
+    enabled = config.plugins.enabled
+    entries = [
+        {
+            "name": spec.name,
+            "version": str(spec.manifest.version),
+            "title": spec.manifest.title,
+            "services": list(spec.manifest.services),
+            "requires": {k: str(v) for k, v in spec.manifest.requires.items()},
+            "enabled": enabled is None or spec.name in enabled,
+            "error": None,
+        }
+        for spec in specs
+    ] + [
+        {"name": e.plugin, "version": "", "title": "", "services": [], "requires": {},
+         "enabled": enabled is None or e.plugin in enabled, "error": str(e)}
+        for e in errors
+    ]
+    if args.json:
+        _out(json.dumps({"plugins": entries}, indent=2))
+        return 0
+    rows = [("PLUGIN", "VERSION", "ENABLED", "SERVICES", "TITLE")]
+    for e in entries:
+        title = e["title"] if not e["error"] else f"ERROR: {e['error']}"
+        rows.append((e["name"], e["version"], "yes" if e["enabled"] else "no",
+                     ",".join(e["services"]) or "-", title))
+    _out(_table(rows))
+    return 0
+
+
+def _cmd_plugin_new(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.plugin.scaffold import scaffold_plugin
+
+    services = [s.strip() for s in args.services.split(",") if s.strip()]
+    path = scaffold_plugin(args.name, services, args.dir)
+    _out(f"created {path}")
+    _out(f"install it with: pip install -e {path}")
+    return 0
+
+
+# -- tokens ---------------------------------------------------------------
+
+
+def _store(config: PeekConfig) -> Any:
+    from peek.services.server import token_store_path
+    from peek.vortex.tokens import TokenStore
+
+    return TokenStore(token_store_path(config))
+
+
+def _cmd_token_create(args: argparse.Namespace, config: PeekConfig) -> int:
+    import secrets
+
+    name = args.name or f"{args.service}-{secrets.token_hex(3)}"
+    info, token = _store(config).create(args.service, name)
+    sys.stderr.write(f"token {info.id} for {info.kind} '{info.name}' created; "
+                     "it is shown once, store it in the service's token_file:\n")
+    _out(token)
+    return 0
+
+
+def _cmd_token_list(args: argparse.Namespace, config: PeekConfig) -> int:
+    rows = [("ID", "SERVICE", "NAME")]
+    rows += [(t.id, t.kind, t.name) for t in _store(config).list()]
+    _out(_table(rows))
+    return 0
+
+
+def _cmd_token_revoke(args: argparse.Namespace, config: PeekConfig) -> int:
+    info = _store(config).revoke(args.id)
+    _out(f"revoked token {info.id} ({info.kind} '{info.name}')")
+    return 0

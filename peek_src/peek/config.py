@@ -1,0 +1,184 @@
+"""Peek's configuration: one TOML file, environment overrides, parsed once.
+
+The file is named by ``--config FILE`` or ``PEEK_CONFIG``; every key can be
+overridden by ``PEEK__<SECTION>__<KEY>`` (``PEEK__SERVER__ADMIN_PORT=9010``,
+``PEEK__DATA_DIR=/srv/peek``). Values in the environment are parsed like TOML
+values would be: JSON for lists (``PEEK__PLUGINS__ENABLED='["peek_plugin_noop"]'``).
+
+The result is a frozen :class:`PeekConfig` that is passed down to whatever
+needs a part of it; nothing reads configuration from a global.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from peek.errors import ConfigError
+
+__all__ = [
+    "AgentConfig",
+    "ClientConfig",
+    "PeekConfig",
+    "PluginsConfig",
+    "ServerConfig",
+    "ServiceKind",
+    "WorkerConfig",
+    "default_data_dir",
+    "load_config",
+]
+
+ServiceKind = Literal["server", "client", "agent", "worker"]
+SERVICE_KINDS: tuple[ServiceKind, ...] = ("server", "client", "agent", "worker")
+
+ENV_PREFIX = "PEEK__"
+CONFIG_ENV = "PEEK_CONFIG"
+DEFAULT_SERVER_URL = "http://127.0.0.1:8011"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/peek``, falling back to ``~/.local/share/peek``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "peek"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    admin_port: int = Field(8010, ge=0, le=65535)
+    exchange_port: int = Field(8011, ge=0, le=65535)
+    # None means the embedded default: a SQLite file in the data directory.
+    database_url: str | None = None
+
+
+class _Upstream(_Section):
+    server_url: str = DEFAULT_SERVER_URL
+    # None means "<data_dir>/<kind>.token", the file `peek run` writes.
+    token_file: Path | None = None
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ClientConfig(_Upstream):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class AgentConfig(_Upstream):
+    pass
+
+
+class WorkerConfig(_Upstream):
+    broker_url: str | None = None
+    result_backend: str | None = None
+    concurrency: int = Field(2, ge=1)
+
+
+class PluginsConfig(_Section):
+    # None means every installed plugin; a list names the initial plugin set.
+    enabled: tuple[str, ...] | None = None
+    # Seconds one lifecycle hook of one plugin may take before it is failed.
+    hook_timeout: float = Field(30.0, gt=0)
+
+
+class PeekConfig(BaseSettings):
+    """The whole configuration of one Peek installation (frozen)."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    server: ServerConfig = ServerConfig()
+    client: ClientConfig = ClientConfig()
+    agent: AgentConfig = AgentConfig()
+    worker: WorkerConfig = WorkerConfig()
+    plugins: PluginsConfig = PluginsConfig()
+    # One free-form table per plugin, ``[plugin.peek_plugin_noop]``; each
+    # plugin validates its own slice.
+    plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment wins over them.
+        return (env_settings, init_settings)
+
+    def token_file(self, kind: ServiceKind) -> Path:
+        """The token file a client, agent or worker presents to the server."""
+        section: _Upstream = getattr(self, kind)
+        return section.token_file or self.data_dir / f"{kind}.token"
+
+    def plugin_section(self, name: str) -> Mapping[str, Any]:
+        """The ``[plugin.<name>]`` table, empty if the file has none."""
+        return self.plugin.get(name, {})
+
+
+def load_config(
+    path: Path | str | None = None, *, overrides: Mapping[str, Any] | None = None
+) -> PeekConfig:
+    """Read the TOML file (``path``, else ``$PEEK_CONFIG``, else none) and the environment.
+
+    ``overrides`` are values given on the command line; they win over the
+    file but not over the environment, like the file itself.
+
+    Raises :class:`ConfigError` naming every invalid key.
+    """
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = os.environ[CONFIG_ENV]
+    source = str(path) if path else "defaults and environment"
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(source, [("--config", "file does not exist")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(source, [("(file)", f"not valid TOML: {exc}")]) from None
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return PeekConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(source, _problems(exc)) from None
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        env_name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
+        problems.append((key, f"{error['msg']} (or set {env_name})"))
+    return problems

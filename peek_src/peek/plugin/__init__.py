@@ -1,0 +1,46 @@
+"""The Peek plugin SDK: what plugin authors import.
+
+A plugin subclasses :class:`PluginHook` per service, receives a
+:class:`PluginContext` in every phase, publishes its API with
+``ctx.publish(obj)``, uses others' with ``ctx.api("name")``, and contributes
+routes and the like through the pluggy hooks in :mod:`peek.plugin.hookspecs`
+marked with :data:`hookimpl`.
+"""
+
+from peek.plugin.context import PluginContext, ServerCalls, ServiceResources
+from peek.plugin.errors import (
+    ApiConflict,
+    ApiNotDeclared,
+    ApiUnavailable,
+    CircularDependency,
+    DependencyFailed,
+    HookFailed,
+    HookTimeout,
+    ManifestError,
+    MissingRequirement,
+    PluginError,
+    RequirementVersionMismatch,
+    UnsupportedPeekVersion,
+)
+from peek.plugin.hook import PluginHook
+from peek.plugin.hookspecs import hookimpl
+
+__all__ = [
+    "ApiConflict",
+    "ApiNotDeclared",
+    "ApiUnavailable",
+    "CircularDependency",
+    "DependencyFailed",
+    "HookFailed",
+    "HookTimeout",
+    "ManifestError",
+    "MissingRequirement",
+    "PluginContext",
+    "PluginError",
+    "PluginHook",
+    "RequirementVersionMismatch",
+    "ServerCalls",
+    "ServiceResources",
+    "UnsupportedPeekVersion",
+    "hookimpl",
+]

@@ -1,0 +1,185 @@
+"""``peek server``: the admin site (8010), the data-exchange site (8011) and the link hub."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+import peek
+from peek.config import PeekConfig
+from peek.plugin.context import ServiceResources
+from peek.plugin.discovery import PluginSpec
+from peek.services.common import (
+    PLUGIN_ROUTE_PREFIX,
+    HttpSite,
+    PluginHost,
+    default_name,
+    health_routes,
+    install_twisted_reactor,
+    mount_plugin_routes,
+)
+from peek.services.registry import ServiceRegistry
+from peek.vortex.link import DEFAULT_HEARTBEAT, LINK_PATH, LinkServer, Peer
+from peek.vortex.tokens import TokenInfo, TokenStore, write_secret_file
+
+__all__ = ["ServerService", "admin_token_path", "ensure_admin_token", "token_store_path"]
+
+log = logging.getLogger(__name__)
+
+
+def server_dir(config: PeekConfig) -> Path:
+    return config.data_dir / "server"
+
+
+def token_store_path(config: PeekConfig) -> Path:
+    return server_dir(config) / "tokens.json"
+
+
+def admin_token_path(config: PeekConfig) -> Path:
+    """The local admin credential the CLI presents to the admin site (mode 0600)."""
+    return server_dir(config) / "admin.token"
+
+
+def ensure_admin_token(config: PeekConfig) -> str:
+    """Read the admin token, creating it on first start. Blocking."""
+    path = admin_token_path(config)
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+        if token:
+            return token
+    except FileNotFoundError:
+        pass
+    token = secrets.token_urlsafe(32)
+    write_secret_file(path, token + "\n")
+    log.info("created the local admin token in %s", path)
+    return token
+
+
+class ServerService:
+    """The central service. ``specs`` overrides plugin discovery (tests)."""
+
+    kind = "server"
+
+    def __init__(
+        self,
+        config: PeekConfig,
+        *,
+        specs: Sequence[PluginSpec] | None = None,
+        name: str | None = None,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+    ) -> None:
+        self.config = config
+        self.name = name or default_name("server")
+        self.plugins = PluginHost(config, "server", specs)
+        self.registry = ServiceRegistry()
+        self.tokens = TokenStore(token_store_path(config))
+        self.link = LinkServer(
+            self._verify,
+            heartbeat=heartbeat,
+            on_connect=self._peer_connected,
+            on_disconnect=self._peer_disconnected,
+        )
+        self.link.on("status", self._peer_status)
+        self._admin_token = ""
+        self.admin_site: HttpSite | None = None
+        self.exchange_site: HttpSite | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        install_twisted_reactor()
+        self._admin_token = await loop.run_in_executor(None, ensure_admin_token, self.config)
+        lifecycle = await self.plugins.load(ServiceResources(service_name=self.name))
+
+        admin = web.Application()
+        admin.add_routes(health_routes("server", self.plugins))
+        admin.add_routes([web.get("/api/status", self._api_status)])
+        mount_plugin_routes(admin, lifecycle, "admin")
+
+        exchange = web.Application(middlewares=[self._service_auth])
+        exchange.add_routes(health_routes("server", self.plugins))
+        exchange.add_routes([web.get(LINK_PATH, self.link.handle)])
+        mount_plugin_routes(exchange, lifecycle, "exchange")
+
+        cfg = self.config.server
+        self.admin_site = HttpSite("admin", admin, cfg.host, cfg.admin_port)
+        self.exchange_site = HttpSite("exchange", exchange, cfg.host, cfg.exchange_port)
+        await self.admin_site.start()
+        await self.exchange_site.start()
+        await self.plugins.start()
+
+    async def stop(self) -> None:
+        # Close peers first so they start reconnecting to whoever serves next,
+        # then stop plugins while nothing new arrives, then the sites.
+        await self.link.close()
+        await self.plugins.stop()
+        for site in (self.exchange_site, self.admin_site):
+            if site is not None:
+                await site.stop()
+
+    def status(self) -> dict[str, Any]:
+        """The ``peek status --json`` document: this server and every service it knows."""
+        own = {
+            "kind": "server",
+            "name": self.name,
+            "state": "running",
+            "plugins": self.plugins.plugins_json(),
+            "remote": None,
+            "version": peek.__version__,
+        }
+        return {"services": [own] + [r.as_json() for r in self.registry.records()]}
+
+    # -- admin API -------------------------------------------------------
+
+    async def _api_status(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        return web.json_response(self.status())
+
+    def _require_admin(self, request: web.Request) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self._admin_token.encode()
+        ):
+            log.warning("refused admin API request from %s", request.remote)
+            raise web.HTTPUnauthorized(
+                text="admin credentials required",
+                headers={"WWW-Authenticate": 'Bearer realm="peek-admin"'},
+            )
+
+    @web.middleware
+    async def _service_auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # Plugins' exchange routes answer only services holding a token; the
+        # link checks its own token before the WebSocket upgrade.
+        if request.path.startswith(PLUGIN_ROUTE_PREFIX + "/"):
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            info = await self._verify(token) if scheme.lower() == "bearer" and token else None
+            if info is None:
+                log.warning("refused %s %s from %s: no valid service token",
+                            request.method, request.path, request.remote)
+                raise web.HTTPUnauthorized(
+                    text="a valid service token is required",
+                    headers={"WWW-Authenticate": 'Bearer realm="peek-link"'},
+                )
+            request["peek_service"] = info
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    # -- link ------------------------------------------------------------
+
+    async def _verify(self, token: str) -> TokenInfo | None:
+        return await asyncio.get_running_loop().run_in_executor(None, self.tokens.verify, token)
+
+    def _peer_connected(self, peer: Peer) -> None:
+        self.registry.connected(peer.kind, peer.name, peer.remote, peer.hello)
+
+    def _peer_disconnected(self, peer: Peer) -> None:
+        self.registry.disconnected(peer.kind, peer.name)
+
+    def _peer_status(self, peer: Peer, message: dict[str, Any]) -> None:
+        self.registry.update(peer.kind, peer.name, message)

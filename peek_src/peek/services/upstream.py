@@ -1,0 +1,147 @@
+"""Client, agent and worker: services that dial out to the server over the link."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+import peek
+from peek.config import PeekConfig, ServiceKind
+from peek.plugin.context import ServiceResources
+from peek.plugin.discovery import PluginSpec
+from peek.services.common import (
+    HttpSite,
+    PluginHost,
+    default_name,
+    health_routes,
+    install_twisted_reactor,
+    mount_plugin_routes,
+)
+from peek.vortex.exchange import ExchangeClient
+from peek.vortex.link import DEFAULT_HEARTBEAT, Backoff, LinkClient
+from peek.vortex.tokens import read_token_file
+
+__all__ = ["AgentService", "ClientService", "UpstreamService", "WorkerService"]
+
+log = logging.getLogger(__name__)
+
+
+class UpstreamService:
+    """A service whose plugins run locally and that reports to the server.
+
+    The link is started after the plugins, and a ``status`` message follows
+    every change, so the server always knows what runs here. A server that is
+    down at start is not an error: the link keeps dialling.
+    """
+
+    kind: ServiceKind
+
+    def __init__(
+        self,
+        config: PeekConfig,
+        *,
+        specs: Sequence[PluginSpec] | None = None,
+        name: str | None = None,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.config = config
+        self.name = name or default_name(self.kind)
+        self.plugins = PluginHost(config, self.kind, specs)
+        self._heartbeat = heartbeat
+        self._backoff = backoff
+        self.link: LinkClient | None = None
+        self._link_task: asyncio.Task[None] | None = None
+        self.exchange: ExchangeClient | None = None
+
+    @property
+    def server_url(self) -> str:
+        url: str = getattr(self.config, self.kind).server_url
+        return url
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        install_twisted_reactor()
+        token = await loop.run_in_executor(None, read_token_file, self.config.token_file(self.kind))
+        self.exchange = ExchangeClient(self.server_url, token)
+        await self.plugins.load(ServiceResources(service_name=self.name, server=self.exchange))
+        await self.start_sites()
+        await self.plugins.start()
+        self.link = LinkClient(
+            self.server_url,
+            token,
+            self._hello,
+            heartbeat=self._heartbeat,
+            backoff=self._backoff,
+        )
+        self._link_task = loop.create_task(self.link.run(), name=f"{self.kind} link")
+
+    async def stop(self) -> None:
+        if self.link is not None:
+            await self.link.close()
+        if self._link_task is not None:
+            # The link may be asleep between reconnect attempts; cancel it and
+            # wait for it without taking its CancelledError as ours.
+            self._link_task.cancel()
+            await asyncio.wait({self._link_task})
+        await self.plugins.stop()
+        await self.stop_sites()
+        if self.exchange is not None:
+            await self.exchange.close()
+
+    async def start_sites(self) -> None:
+        """Services with HTTP sites open them here, after plugins load."""
+
+    async def stop_sites(self) -> None:
+        """Close what :meth:`start_sites` opened."""
+
+    def _hello(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "version": peek.__version__,
+            "plugins": self.plugins.plugins_json(),
+        }
+
+    async def report_status(self) -> None:
+        """Tell the server what runs here now (no-op while the link is down)."""
+        if self.link is not None and self.link.connected.is_set():
+            await self.link.send({"t": "status", "plugins": self.plugins.plugins_json()})
+
+
+class ClientService(UpstreamService):
+    """``peek client``: the user site (8000) for browsers, fed by the server."""
+
+    kind: ServiceKind = "client"
+
+    def __init__(self, config: PeekConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.user_site: HttpSite | None = None
+
+    async def start_sites(self) -> None:
+        assert self.plugins.lifecycle is not None
+        app = web.Application()
+        app.add_routes(health_routes("client", self.plugins))
+        mount_plugin_routes(app, self.plugins.lifecycle, "user")
+        self.user_site = HttpSite("user", app, self.config.client.host, self.config.client.port)
+        await self.user_site.start()
+
+    async def stop_sites(self) -> None:
+        if self.user_site is not None:
+            await self.user_site.stop()
+
+
+class AgentService(UpstreamService):
+    """``peek agent``: integrates with outside systems; listens on nothing."""
+
+    kind: ServiceKind = "agent"
+
+
+class WorkerService(UpstreamService):
+    """``peek worker``: runs plugins' worker parts (Celery wiring lands with the worker issue)."""
+
+    kind: ServiceKind = "worker"

@@ -1,0 +1,311 @@
+"""The service link: one authenticated WebSocket from each client, agent and
+worker to the server's data-exchange site.
+
+The peer always dials out (``GET /link`` on the exchange port, with
+``Authorization: Bearer <token>``), so a firewall only has to let
+"segment -> server:8011" through. Messages are JSON objects with a type in
+``"t"``; the first one a peer sends is ``hello`` naming its kind, name and
+what it runs. Both ends send WebSocket pings (aiohttp's heartbeat) and drop
+a peer that stops answering; the dialling end reconnects with capped
+exponential backoff and full jitter, and says ``hello`` again.
+
+Higher layers (status, and the vortex tuples/observables/actions) register a
+handler per message type on either end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import msgspec
+from aiohttp import web
+
+from peek.errors import PeekError
+from peek.vortex.tokens import TokenInfo
+
+__all__ = [
+    "DEFAULT_HEARTBEAT",
+    "LINK_PATH",
+    "Backoff",
+    "LinkClient",
+    "LinkDown",
+    "LinkServer",
+    "Peer",
+]
+
+log = logging.getLogger(__name__)
+
+LINK_PATH = "/link"
+DEFAULT_HEARTBEAT = 10.0
+HELLO_TIMEOUT = 10.0
+
+Message = dict[str, Any]
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class LinkDown(PeekError):
+    """The link to the server is not connected right now."""
+
+
+@dataclass
+class Peer:
+    """A service connected to this server, as the server sees it."""
+
+    kind: str
+    name: str
+    token_id: str
+    remote: str
+    hello: Message
+    ws: web.WebSocketResponse = field(repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+    async def send(self, message: Message) -> None:
+        await self.ws.send_bytes(_encoder.encode(message))
+
+
+ServerHandler = Callable[[Peer, Message], Awaitable[None] | None]
+PeerCallback = Callable[[Peer], Awaitable[None] | None]
+
+
+class LinkServer:
+    """The server end: ``handle`` is the aiohttp handler for ``GET /link``."""
+
+    def __init__(
+        self,
+        verify: Callable[[str], Awaitable[TokenInfo | None]],
+        *,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        on_connect: PeerCallback | None = None,
+        on_disconnect: PeerCallback | None = None,
+    ) -> None:
+        self._verify = verify
+        self._heartbeat = heartbeat
+        self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
+        self._handlers: dict[str, ServerHandler] = {}
+        self.peers: dict[tuple[str, str], Peer] = {}
+
+    def on(self, message_type: str, handler: ServerHandler) -> None:
+        """Route messages of ``message_type`` from any peer to ``handler``."""
+        self._handlers[message_type] = handler
+
+    async def close(self) -> None:
+        """Close every peer's socket (they will reconnect to whoever serves next)."""
+        for peer in list(self.peers.values()):
+            await peer.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        remote = request.remote or "?"
+        auth = request.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        info = await self._verify(token) if scheme.lower() == "bearer" and token else None
+        if info is None:
+            log.warning("refused service link from %s: %s", remote,
+                        "wrong token" if token else "no token")
+            raise web.HTTPUnauthorized(
+                text="a valid service token is required",
+                headers={"WWW-Authenticate": 'Bearer realm="peek-link"'},
+            )
+        ws = web.WebSocketResponse(heartbeat=self._heartbeat, autoping=True)
+        await ws.prepare(request)
+        peer = await self._greet(ws, info, remote)
+        if peer is None:
+            return ws
+        old = self.peers.get(peer.key)
+        if old is not None:
+            log.info("%s %s connected again; closing its old link", peer.kind, peer.name)
+            await old.ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"replaced")
+        self.peers[peer.key] = peer
+        log.info("%s %s connected from %s", peer.kind, peer.name, remote)
+        try:
+            await _maybe_await(self._on_connect, peer)
+            async for msg in ws:
+                if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                    await self._dispatch(peer, msg.data)
+        finally:
+            if self.peers.get(peer.key) is peer:
+                del self.peers[peer.key]
+                log.info("%s %s disconnected", peer.kind, peer.name)
+                await _maybe_await(self._on_disconnect, peer)
+        return ws
+
+    async def _greet(self, ws: web.WebSocketResponse, info: TokenInfo, remote: str) -> Peer | None:
+        try:
+            msg = await ws.receive(timeout=HELLO_TIMEOUT)
+            hello = _decode(msg.data) if msg.type in (
+                aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT) else None
+        except TimeoutError:
+            hello = None
+        if not hello or hello.get("t") != "hello":
+            log.warning("service link from %s sent no hello; closing", remote)
+            await ws.close(code=aiohttp.WSCloseCode.PROTOCOL_ERROR, message=b"hello expected")
+            return None
+        if hello.get("kind") != info.kind:
+            log.warning("token %s is for a %s, but %s said it is a %s; closing",
+                        info.id, info.kind, remote, hello.get("kind"))
+            await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"wrong kind")
+            return None
+        return Peer(kind=info.kind, name=info.name, token_id=info.id, remote=remote,
+                    hello=hello, ws=ws)
+
+    async def _dispatch(self, peer: Peer, data: str | bytes) -> None:
+        message = _decode(data)
+        if message is None:
+            log.warning("dropped a malformed message from %s %s", peer.kind, peer.name)
+            return
+        handler = self._handlers.get(str(message.get("t")))
+        if handler is None:
+            log.warning("no handler for message type %r from %s %s",
+                        message.get("t"), peer.kind, peer.name)
+            return
+        try:
+            await _maybe_await(handler, peer, message)
+        except Exception:  # isolation boundary: one message
+            log.exception("handling %r from %s %s failed", message.get("t"), peer.kind, peer.name)
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff with full jitter (a delay drawn from [0, cap])."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    factor: float = 2.0
+    rng: random.Random = field(default_factory=random.Random)
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        cap = min(self.maximum, self.initial * self.factor ** self.attempt)
+        self.attempt += 1
+        return self.rng.uniform(0, cap)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+ClientHandler = Callable[[Message], Awaitable[None] | None]
+
+
+class LinkClient:
+    """The dialling end, used by clients, agents and workers.
+
+    ``hello`` is called on every (re)connect for the payload of the hello
+    message (kind, name, plugins). ``run`` keeps the link up until ``close``.
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        hello: Callable[[], Message],
+        *,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        backoff: Backoff | None = None,
+        on_connect: Callable[[], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.url = server_url.rstrip("/") + LINK_PATH
+        self._token = token
+        self._hello = hello
+        self._heartbeat = heartbeat
+        self._backoff = backoff or Backoff()
+        self._on_connect = on_connect
+        self._handlers: dict[str, ClientHandler] = {}
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._closing = False
+        self.connected = asyncio.Event()
+        self.connects = 0
+
+    def on(self, message_type: str, handler: ClientHandler) -> None:
+        """Route messages of ``message_type`` from the server to ``handler``."""
+        self._handlers[message_type] = handler
+
+    async def send(self, message: Message) -> None:
+        """Send now; raises :class:`LinkDown` while disconnected."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise LinkDown(f"not connected to {self.url}")
+        await ws.send_bytes(_encoder.encode(message))
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def run(self) -> None:
+        """Connect, serve, and reconnect after any drop, until :meth:`close`. Must run in the loop."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        async with aiohttp.ClientSession() as session:
+            while not self._closing:
+                try:
+                    async with session.ws_connect(
+                        self.url, headers=headers, heartbeat=self._heartbeat, autoping=True
+                    ) as ws:
+                        await self._serve(ws)
+                except aiohttp.WSServerHandshakeError as exc:
+                    if exc.status == 401:
+                        log.error("the server at %s refused this service's token", self.url)
+                    else:
+                        log.warning("link to %s failed: HTTP %s", self.url, exc.status)
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    log.info("link to %s is down: %s", self.url, exc or type(exc).__name__)
+                finally:
+                    self._ws = None
+                    self.connected.clear()
+                if self._closing:
+                    break
+                delay = self._backoff.next_delay()
+                log.debug("reconnecting to %s in %.2f s", self.url, delay)
+                await asyncio.sleep(delay)
+
+    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await ws.send_bytes(_encoder.encode({"t": "hello", **self._hello()}))
+        self._ws = ws
+        self.connects += 1
+        self._backoff.reset()
+        self.connected.set()
+        log.info("link to %s is up", self.url)
+        await _maybe_await(self._on_connect)
+        async for msg in ws:
+            if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                continue
+            message = _decode(msg.data)
+            if message is None:
+                log.warning("dropped a malformed message from the server")
+                continue
+            handler = self._handlers.get(str(message.get("t")))
+            if handler is None:
+                log.warning("no handler for message type %r from the server", message.get("t"))
+                continue
+            try:
+                await _maybe_await(handler, message)
+            except Exception:  # isolation boundary: one message
+                log.exception("handling %r from the server failed", message.get("t"))
+        if not self._closing:
+            log.warning("link to %s closed (code %s)", self.url, ws.close_code)
+
+
+def _decode(data: str | bytes) -> Message | None:
+    try:
+        return _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+async def _maybe_await(fn: Callable[..., Any] | None, *args: Any) -> None:
+    if fn is None:
+        return
+    result = fn(*args)
+    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+        await result
+
+
