@@ -1,0 +1,111 @@
+"""The conformance check every plugin passes: the platform's contract, tested once.
+
+- its metadata is valid and discoverable from the installed distribution;
+- each service it declares has an importable hook that the platform can run
+  through load, start, stop and unload;
+- a second ``stop`` is harmless;
+- it imports no other plugin's ``_private`` package, nor Peek's own
+  ``peek.services`` / ``peek.rollout`` layers.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import inspect
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import peek
+from peek.config import ServiceKind
+from peek.errors import PeekError
+from peek.plugin.discovery import PluginSpec
+from peek.plugin.lifecycle import PluginLifecycle
+from peek.testing.services import installed_specs
+
+__all__ = ["ConformanceError", "assert_plugin_conforms", "forbidden_imports"]
+
+FORBIDDEN_PEEK_LAYERS = ("peek.services", "peek.rollout", "peek.cli")
+
+
+class ConformanceError(PeekError, AssertionError):
+    """A plugin breaks the platform's contract; the message lists every problem."""
+
+
+def assert_plugin_conforms(name: str, *, with_plugins: Iterable[str] = ()) -> None:
+    """Check installed plugin ``name``; ``with_plugins`` are the plugins it requires.
+
+    Raises :class:`ConformanceError` listing every problem found.
+    """
+    problems: list[str] = []
+    try:
+        specs = installed_specs([name, *with_plugins])
+    except PeekError as exc:
+        raise ConformanceError(f"{name}: {exc}") from exc
+    spec = next(s for s in specs if s.name == name)
+    if spec.package_dir is not None:
+        problems += forbidden_imports(name, spec.package_dir)
+    for kind in spec.manifest.services:
+        try:
+            hook = spec.hook_factory(kind)()
+        except Exception as exc:  # reported, not raised: list every problem
+            problems.append(f"{kind}: hook {spec.manifest.hooks[kind]} cannot be created: {exc!r}")
+            continue
+        if not any(callable(getattr(hook, phase, None))
+                   for phase in ("load", "start", "stop", "unload")):
+            problems.append(f"{kind}: hook has none of load/start/stop/unload")
+        problems += asyncio.run(_run_twice_stopped(kind, specs, name))
+    if problems:
+        raise ConformanceError(f"{name} does not conform:\n  " + "\n  ".join(problems))
+
+
+async def _run_twice_stopped(kind: ServiceKind, specs: list[PluginSpec], name: str) -> list[str]:
+    """Run the plugin set through its whole lifecycle on ``kind``, stopping ``name`` twice."""
+    with tempfile.TemporaryDirectory() as tmp:
+        lifecycle = PluginLifecycle(kind, specs, peek_version=peek.__version__,
+                                    data_root=Path(tmp), hook_timeout=10)
+        await lifecycle.load_all()
+        await lifecycle.start_all()
+        problems = [f"{kind}: {s.error}" for s in lifecycle.status() if s.error]
+        if not problems:
+            await lifecycle.stop_all()
+            record = lifecycle._records[name]  # the conformance check may look inside
+            try:
+                result = record.hook.stop(record.ctx)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # reported as a finding, not raised
+                problems.append(f"{kind}: a second stop raised {exc!r}")
+        await lifecycle.unload_all()
+        problems += [f"{kind}: {s.error}" for s in lifecycle.status()
+                     if s.error and f"{kind}: {s.error}" not in problems]
+    return problems
+
+
+def forbidden_imports(name: str, package_dir: Path) -> list[str]:
+    """Imports in the plugin's source that reach into other plugins' privates or Peek's
+    upper layers."""
+    problems = []
+    for path in sorted(package_dir.rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except SyntaxError as exc:
+            problems.append(f"{path}: does not parse: {exc}")
+            continue
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            for module in modules:
+                parts = module.split(".")
+                rel = path.relative_to(package_dir.parent)
+                if parts[0].startswith("peek_plugin_") and parts[0] != name and "_private" in parts:
+                    problems.append(f"{rel}:{node.lineno}: imports {module}, "
+                                    f"another plugin's private code")
+                if module.startswith(FORBIDDEN_PEEK_LAYERS):
+                    problems.append(f"{rel}:{node.lineno}: imports {module}; plugins use "
+                                    f"peek.plugin, not the platform's internals")
+    return problems
