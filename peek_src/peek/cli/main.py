@@ -164,7 +164,7 @@ def _cmd_status(args: argparse.Namespace, config: PeekConfig) -> int:
     return 0
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:
@@ -181,7 +181,7 @@ def _cmd_plugin_list(args: argparse.Namespace, config: PeekConfig) -> int:
 
     specs, errors = discover()
     enabled = config.plugins.enabled
-    entries = [
+    entries: list[dict[str, Any]] = [
         {
             "name": spec.name,
             "version": str(spec.manifest.version),
@@ -242,7 +242,7 @@ def _cmd_token_create(args: argparse.Namespace, config: PeekConfig) -> int:
 
 def _cmd_token_list(args: argparse.Namespace, config: PeekConfig) -> int:
     rows = [("ID", "SERVICE", "NAME")]
-    rows += [(t.id, t.kind, t.name) for t in _store(config).list()]
+    rows += [(t.id, t.kind, t.name) for t in _store(config).entries()]
     _out(_table(rows))
     return 0
 

@@ -118,9 +118,9 @@ class HttpSite:
         site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
         await site.start()
         # With port 0 the kernel picks one; report the real one.
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        sockets = getattr(site._server, "sockets", None)
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
         log.info("%s site listening on http://%s:%s", self.name, self.host, self.port)
 
     async def stop(self) -> None:
@@ -187,7 +187,7 @@ def install_twisted_reactor() -> None:
         from twisted.internet import asyncioreactor
     except ImportError:
         return
-    asyncioreactor.install(asyncio.get_running_loop())
+    asyncioreactor.install(asyncio.get_running_loop())  # type: ignore[no-untyped-call]
     from twisted.internet import reactor
 
     # Fire Twisted's start-up triggers without handing it the loop.

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ServiceRegistry", "ServiceRecord"]
+__all__ = ["ServiceRecord", "ServiceRegistry"]
 
 
 @dataclass

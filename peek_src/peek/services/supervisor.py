@@ -42,8 +42,9 @@ def ensure_local_tokens(config: PeekConfig) -> None:
     token is created in the server's store and written to the file (0600).
     """
     store = TokenStore(token_store_path(config))
-    for kind in ("client", "agent", "worker"):
-        path = config.token_file(kind)  # type: ignore[arg-type]
+    upstream: tuple[ServiceKind, ...] = ("client", "agent", "worker")
+    for kind in upstream:
+        path = config.token_file(kind)
         with contextlib.suppress(OSError):
             if store.verify(path.read_text(encoding="utf-8")):
                 continue

@@ -94,11 +94,12 @@ def forbidden_imports(name: str, package_dir: Path) -> list[str]:
             problems.append(f"{path}: does not parse: {exc}")
             continue
         for node in ast.walk(tree):
-            modules: list[str] = []
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 modules = [node.module]
+            else:
+                continue
             for module in modules:
                 parts = module.split(".")
                 rel = path.relative_to(package_dir.parent)

@@ -242,7 +242,7 @@ class LinkClient:
             await self._ws.close()
 
     async def run(self) -> None:
-        """Connect, serve, and reconnect after any drop, until :meth:`close`. Must run in the loop."""
+        """Connect, serve and reconnect after any drop, until :meth:`close`. Runs in the loop."""
         headers = {"Authorization": f"Bearer {self._token}"}
         async with aiohttp.ClientSession() as session:
             while not self._closing:

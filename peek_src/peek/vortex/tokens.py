@@ -54,12 +54,12 @@ class TokenStore:
         token_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         info = TokenInfo(token_id, kind, name, time.time(), _digest(secret))
-        tokens = self.list()
+        tokens = self.entries()
         tokens.append(info)
         self._write(tokens)
         return info, f"{token_id}.{secret}"
 
-    def list(self) -> list[TokenInfo]:
+    def entries(self) -> list[TokenInfo]:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -69,7 +69,7 @@ class TokenStore:
         return [TokenInfo(**entry) for entry in raw.get("tokens", [])]
 
     def revoke(self, token_id: str) -> TokenInfo:
-        tokens = self.list()
+        tokens = self.entries()
         kept = [t for t in tokens if t.id != token_id]
         if len(kept) == len(tokens):
             raise TokenError(f"no token with id {token_id!r}")
@@ -81,7 +81,7 @@ class TokenStore:
         token_id, sep, secret = token.strip().partition(".")
         if not sep or not secret:
             return None
-        for info in self.list():
+        for info in self.entries():
             if info.id == token_id and hmac.compare_digest(info.digest, _digest(secret)):
                 return info
         return None
