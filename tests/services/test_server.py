@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from peek.services.server import admin_token_path
@@ -78,7 +80,8 @@ async def test_a_plugin_that_fails_to_load_is_reported_and_the_server_runs(peek_
     )
     from peek.testing import installed_specs
 
-    server = await peek_server(specs=[broken, *installed_specs(["peek_plugin_noop"])])
+    noop = await asyncio.to_thread(installed_specs, ["peek_plugin_noop"])
+    server = await peek_server(specs=[broken, *noop])
     states = {p["name"]: p for p in server.status()["services"][0]["plugins"]}
     assert states["peek_plugin_broken"]["state"] == "failed"
     assert "database is on fire" in states["peek_plugin_broken"]["error"]

@@ -60,8 +60,8 @@ async def test_a_missing_or_wrong_token_is_refused_and_logged(peek_server, token
 async def test_a_revoked_token_is_refused_without_a_restart(peek_server):
     server = await peek_server([])
     store = TokenStore(token_store_path(server.config))
-    info, token = store.create("agent", "a1")
-    store.revoke(info.id)
+    info, token = await asyncio.to_thread(store.create, "agent", "a1")
+    await asyncio.to_thread(store.revoke, info.id)
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError):
             await session.ws_connect(
@@ -71,7 +71,8 @@ async def test_a_revoked_token_is_refused_without_a_restart(peek_server):
 
 async def test_a_token_for_one_kind_cannot_connect_as_another(peek_server):
     server = await peek_server([])
-    _, token = TokenStore(token_store_path(server.config)).create("agent", "a1")
+    store = TokenStore(token_store_path(server.config))
+    _, token = await asyncio.to_thread(store.create, "agent", "a1")
     async with (
         aiohttp.ClientSession() as session,
         session.ws_connect(

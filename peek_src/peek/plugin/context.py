@@ -81,8 +81,10 @@ class PluginContext:
 
     @property
     def data_dir(self) -> Path:
-        """This plugin's own directory for files on this service (created on first use)."""
-        self._data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        """This plugin's own directory for files on this service; it exists before ``load``.
+
+        File I/O blocks: do it in an executor (``asyncio.to_thread``), not on the loop.
+        """
         return self._data_dir
 
     def publish(self, api: object) -> None:

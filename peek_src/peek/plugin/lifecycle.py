@@ -179,10 +179,12 @@ class PluginLifecycle:
     async def load_all(self) -> None:
         """Import and load every plugin, providers first."""
         loop = asyncio.get_running_loop()
-        for name in self.resolution.order:
-            rec = self._records.get(name)
-            if rec is None or rec.state is not PluginState.PENDING:
-                continue
+        pending = [n for n in self.resolution.order
+                   if n in self._records and self._records[n].state is PluginState.PENDING]
+        # One trip to a thread for every plugin's data directory, not one each.
+        await loop.run_in_executor(None, _make_dirs, [self._data_root / n for n in pending])
+        for name in pending:
+            rec = self._records[name]
             try:
                 factory = rec.spec.hook_factory(self.service)
                 rec.hook = factory()
@@ -355,6 +357,11 @@ class PluginLifecycle:
         """Let background clean-ups (unloads of failed dependents) finish."""
         if self._abandoned:
             await asyncio.wait(set(self._abandoned), timeout=self.hook_timeout)
+
+
+def _make_dirs(paths: Sequence[Path]) -> None:
+    for path in paths:
+        path.mkdir(parents=True, exist_ok=True, mode=0o750)
 
 
 def _as_awaitable(result: Any, loop: asyncio.AbstractEventLoop) -> Awaitable[Any] | None:

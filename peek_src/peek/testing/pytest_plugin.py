@@ -12,6 +12,7 @@ Fixtures, each a factory that cleans up what it made:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ async def peek_server(peek_config: PeekConfig) -> AsyncIterator[ServerFactory]:
         specs: Sequence[PluginSpec] | None = None,
         config: PeekConfig | None = None,
     ) -> ServerService:
-        server = await start_server(config or peek_config, _specs(plugins, specs))
+        found = await asyncio.to_thread(_specs, plugins, specs)
+        server = await start_server(config or peek_config, found)
         started.append(server)
         return server
 
@@ -71,7 +73,8 @@ async def peek_upstream() -> AsyncIterator[UpstreamFactory]:
         specs: Sequence[PluginSpec] | None = None,
         **kwargs: Any,
     ) -> UpstreamService:
-        service = await start_upstream(kind, server, _specs(plugins, specs), **kwargs)
+        found = await asyncio.to_thread(_specs, plugins, specs)
+        service = await start_upstream(kind, server, found, **kwargs)
         started.append(service)
         return service
 

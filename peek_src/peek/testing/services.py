@@ -27,6 +27,11 @@ UPSTREAM: dict[str, type[UpstreamService]] = {
 }
 
 
+def _write_token(config: PeekConfig, kind: ServiceKind, name: str, path: Path) -> None:
+    _, token = TokenStore(token_store_path(config)).create(kind, name)
+    write_secret_file(path, token)
+
+
 def free_config(data_dir: Path, **overrides: Any) -> PeekConfig:
     """A configuration in ``data_dir`` whose sites listen on free ports (port 0).
 
@@ -68,10 +73,8 @@ async def start_upstream(
     """Start a client, agent or worker linked to ``server`` with a fresh token."""
     assert server.exchange_site is not None, "start the server first"
     name = name or f"test-{kind}"
-    store = TokenStore(token_store_path(server.config))
-    _, token = store.create(kind, name)
     token_file = server.config.data_dir / f"{name}.token"
-    write_secret_file(token_file, token)
+    await asyncio.to_thread(_write_token, server.config, kind, name, token_file)
     config = server.config.model_copy(
         update={kind: getattr(server.config, kind).model_copy(
             update={"server_url": server.exchange_site.url, "token_file": token_file})}

@@ -11,8 +11,8 @@ from peek_plugin_noop._private.hooks import NoopHook
 
 
 class ClientHook(NoopHook):
-    def load(self, ctx: PluginContext) -> None:
-        super().load(ctx)
+    async def load(self, ctx: PluginContext) -> None:
+        await super().load(ctx)
         self.ctx = ctx
 
     @hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -21,10 +22,10 @@ class NoopHook(PluginHook):
         ctx.logger.info("noop %s on the %s", phase, ctx.service)
         return self.api
 
-    def load(self, ctx: PluginContext) -> Any:
+    async def load(self, ctx: PluginContext) -> Any:
         ctx.publish(self._record(ctx, "load"))
-        # Prove the data directory is ours and writable.
-        (ctx.data_dir / "loaded").write_text("ok\n", encoding="utf-8")
+        # Prove the data directory exists and is ours (file I/O off the loop).
+        await asyncio.to_thread((ctx.data_dir / "loaded").write_text, "ok\n", encoding="utf-8")
 
     async def start(self, ctx: PluginContext) -> Any:
         self._record(ctx, "start")
