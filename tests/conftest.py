@@ -3,13 +3,11 @@ as aiohttp's own suite does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import importlib.util
+from collections.abc import Iterator
 
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
-
 
 SCANNED = ["peek", "peek_plugin_noop", "peek_plugin_user", "peek_plugin_active_task"]
 

@@ -14,12 +14,10 @@ from peek.vortex.link import Backoff
 from peek.vortex.tokens import TokenStore
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+async def wait_for(predicate, within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():
+            await asyncio.sleep(0.02)
 
 
 def service_states(server) -> dict[tuple[str, str], str]:
@@ -111,7 +109,7 @@ async def test_services_reconnect_after_a_server_restart(tmp_path, peek_upstream
     server = await start_server(config, [])
     try:
         await wait_for(lambda: client.link.connects > connects[0]
-                       and agent.link.connects > connects[1], timeout=15)
+                       and agent.link.connects > connects[1], within=15)
         await wait_for(lambda: service_states(server).get(("client", "c1")) == "running")
         assert service_states(server).get(("agent", "a1")) == "running"
     finally:

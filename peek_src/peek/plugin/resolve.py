@@ -88,6 +88,10 @@ def resolve(specs: Sequence[PluginSpec], peek_version: Version | str) -> Resolut
         needed = set()
         for api, wanted in spec.manifest.requires.items():
             provider = providers.get(api)
+            if provider is None and len(offered.get(api, ())) > 1:
+                # Not "missing": tell the user which providers to choose between.
+                failed.setdefault(spec.name, ApiConflict(spec.name, api, offered[api]))
+                continue
             if provider is None:
                 failed.setdefault(spec.name, MissingRequirement(spec.name, api))
                 continue
