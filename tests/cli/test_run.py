@@ -38,8 +38,12 @@ def run_env(tmp_path: Path) -> dict[str, str]:
 
 def peek(*args: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "peek", *args], env=env, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, "-m", "peek", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -60,8 +64,11 @@ def wait_for_all_services(env: dict[str, str]) -> dict:
 @pytest.fixture
 def peek_run(run_env):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "peek", "run"], env=run_env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "peek", "run"],
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     yield proc
     if proc.poll() is None:
@@ -112,14 +119,22 @@ def test_peek_run_restarts_a_service_that_dies(peek_run, run_env):
     status = wait_for_all_services(run_env)
     del status
     # Find the agent child and kill it hard; the supervisor must bring it back.
-    children = subprocess.run(["pgrep", "-f", "-P", str(peek_run.pid), "peek.*agent"],
-                              capture_output=True, text=True, check=False).stdout.split()
+    children = subprocess.run(
+        ["pgrep", "-f", "-P", str(peek_run.pid), "peek.*agent"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
     assert children, "agent child not found"
     os.kill(int(children[0]), signal.SIGKILL)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
-        again = subprocess.run(["pgrep", "-f", "-P", str(peek_run.pid), "peek.*agent"],
-                               capture_output=True, text=True, check=False).stdout.split()
+        again = subprocess.run(
+            ["pgrep", "-f", "-P", str(peek_run.pid), "peek.*agent"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
         if again and again != children:
             break
         time.sleep(0.2)

@@ -16,7 +16,7 @@ from peek.vortex.tokens import TokenStore
 
 async def wait_for(predicate, within: float = 10.0) -> None:
     async with asyncio.timeout(within):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - polling state owned by the services
             await asyncio.sleep(0.02)
 
 
@@ -108,8 +108,10 @@ async def test_services_reconnect_after_a_server_restart(tmp_path, peek_upstream
 
     server = await start_server(config, [])
     try:
-        await wait_for(lambda: client.link.connects > connects[0]
-                       and agent.link.connects > connects[1], within=15)
+        await wait_for(
+            lambda: client.link.connects > connects[0] and agent.link.connects > connects[1],
+            within=15,
+        )
         await wait_for(lambda: service_states(server).get(("client", "c1")) == "running")
         assert service_states(server).get(("agent", "a1")) == "running"
     finally:

@@ -53,12 +53,21 @@ def _err(text: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
-                        help="TOML configuration file (default: $PEEK_CONFIG, else none)")
-    common.add_argument("--log-format", choices=("text", "json"), default=argparse.SUPPRESS,
-                        help="log lines as text (default) or JSON")
-    common.add_argument("--log-level", default=argparse.SUPPRESS,
-                        choices=("debug", "info", "warning", "error"))
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="TOML configuration file (default: $PEEK_CONFIG, else none)",
+    )
+    common.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=argparse.SUPPRESS,
+        help="log lines as text (default) or JSON",
+    )
+    common.add_argument(
+        "--log-level", default=argparse.SUPPRESS, choices=("debug", "info", "warning", "error")
+    )
     parser = argparse.ArgumentParser(
         prog="peek", description="Peek plugin platform", parents=[common]
     )
@@ -66,8 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"peek {peek.__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
 
-    def command(name: str, handler: Callable[[argparse.Namespace, PeekConfig], int],
-                help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
+    def command(
+        name: str,
+        handler: Callable[[argparse.Namespace, PeekConfig], int],
+        help_text: str,
+        parent: Any = sub,
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, parents=[common])
         p.set_defaults(handler=handler, service_name=name if name in _SERVICES else "cli")
         return p
@@ -84,8 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("new", _cmd_plugin_new, "scaffold a new plugin project", plugin)
     p.add_argument("name", help="plugin name, e.g. 'weather' or 'peek_plugin_weather'")
-    p.add_argument("--services", default="server",
-                   help="comma-separated services the plugin runs on (default: server)")
+    p.add_argument(
+        "--services",
+        default="server",
+        help="comma-separated services the plugin runs on (default: server)",
+    )
     p.add_argument("--dir", type=Path, default=Path("."), help="where to create the project")
 
     token = sub.add_parser("token", help="service tokens").add_subparsers(metavar="ACTION")
@@ -109,8 +125,12 @@ def _cmd_service(args: argparse.Namespace, config: PeekConfig) -> int:
     from peek.services.server import ServerService
     from peek.services.upstream import AgentService, ClientService, WorkerService
 
-    factories = {"server": ServerService, "client": ClientService,
-                 "agent": AgentService, "worker": WorkerService}
+    factories = {
+        "server": ServerService,
+        "client": ClientService,
+        "agent": AgentService,
+        "worker": WorkerService,
+    }
     service = factories[args.service_name](config)
     asyncio.run(run_until_signalled(service))
     return 0
@@ -136,8 +156,10 @@ def _cmd_status(args: argparse.Namespace, config: PeekConfig) -> int:
     try:
         token = token_path.read_text(encoding="utf-8").strip()
     except OSError:
-        _err(f"cannot read the admin token {token_path}; is the server's data_dir "
-             f"{config.data_dir}? (set data_dir or --config)")
+        _err(
+            f"cannot read the admin token {token_path}; is the server's data_dir "
+            f"{config.data_dir}? (set data_dir or --config)"
+        )
         return 1
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
@@ -193,8 +215,15 @@ def _cmd_plugin_list(args: argparse.Namespace, config: PeekConfig) -> int:
         }
         for spec in specs
     ] + [
-        {"name": e.plugin, "version": "", "title": "", "services": [], "requires": {},
-         "enabled": enabled is None or e.plugin in enabled, "error": str(e)}
+        {
+            "name": e.plugin,
+            "version": "",
+            "title": "",
+            "services": [],
+            "requires": {},
+            "enabled": enabled is None or e.plugin in enabled,
+            "error": str(e),
+        }
         for e in errors
     ]
     if args.json:
@@ -203,8 +232,15 @@ def _cmd_plugin_list(args: argparse.Namespace, config: PeekConfig) -> int:
     rows = [("PLUGIN", "VERSION", "ENABLED", "SERVICES", "TITLE")]
     for e in entries:
         title = e["title"] if not e["error"] else f"ERROR: {e['error']}"
-        rows.append((e["name"], e["version"], "yes" if e["enabled"] else "no",
-                     ",".join(e["services"]) or "-", title))
+        rows.append(
+            (
+                e["name"],
+                e["version"],
+                "yes" if e["enabled"] else "no",
+                ",".join(e["services"]) or "-",
+                title,
+            )
+        )
     _out(_table(rows))
     return 0
 
@@ -234,8 +270,10 @@ def _cmd_token_create(args: argparse.Namespace, config: PeekConfig) -> int:
 
     name = args.name or f"{args.service}-{secrets.token_hex(3)}"
     info, token = _store(config).create(args.service, name)
-    sys.stderr.write(f"token {info.id} for {info.kind} '{info.name}' created; "
-                     "it is shown once, store it in the service's token_file:\n")
+    sys.stderr.write(
+        f"token {info.id} for {info.kind} '{info.name}' created; "
+        "it is shown once, store it in the service's token_file:\n"
+    )
     _out(token)
     return 0
 

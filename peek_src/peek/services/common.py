@@ -162,9 +162,13 @@ def mount_plugin_routes(app: web.Application, lifecycle: PluginLifecycle, site: 
         prefix = f"{PLUGIN_ROUTE_PREFIX}/{name.removeprefix('peek_plugin_')}"
         for route in routes:
             if not isinstance(route, web.RouteDef):
-                log.error("plugin %s returned a %s from peek_site_routes; only web.get/post/... "
-                          "routes are mounted", name, type(route).__name__,
-                          extra={"plugin": name})
+                log.error(
+                    "plugin %s returned a %s from peek_site_routes; only web.get/post/... "
+                    "routes are mounted",
+                    name,
+                    type(route).__name__,
+                    extra={"plugin": name},
+                )
                 continue
             path = prefix + (route.path if route.path.startswith("/") else "/" + route.path)
             web.RouteDef(route.method, path, route.handler, route.kwargs).register(app.router)

@@ -74,7 +74,8 @@ def _plugins(message: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "name": str(p.get("name", "")),
             "version": str(p.get("version", "")),
-            "state": p.get("state") if p.get("state") in ("started", "failed", "stopped")
+            "state": p.get("state")
+            if p.get("state") in ("started", "failed", "stopped")
             else "stopped",
             "error": p.get("error") if isinstance(p.get("error"), str) else None,
         }

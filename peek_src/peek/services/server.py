@@ -160,8 +160,12 @@ class ServerService:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             info = await self._verify(token) if scheme.lower() == "bearer" and token else None
             if info is None:
-                log.warning("refused %s %s from %s: no valid service token",
-                            request.method, request.path, request.remote)
+                log.warning(
+                    "refused %s %s from %s: no valid service token",
+                    request.method,
+                    request.path,
+                    request.remote,
+                )
                 raise web.HTTPUnauthorized(
                     text="a valid service token is required",
                     headers={"WWW-Authenticate": 'Bearer realm="peek-link"'},

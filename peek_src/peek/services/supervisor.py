@@ -91,8 +91,12 @@ class Supervisor:
                 env[f"PEEK__{kind.upper()}__SERVER_URL"] = exchange
         env["PYTHONUNBUFFERED"] = "1"
         self.children = [
-            Child(kind, [python, "-m", "peek", "--log-format", log_format, kind], env,
-                  prefix_output=log_format == "text")
+            Child(
+                kind,
+                [python, "-m", "peek", "--log-format", log_format, kind],
+                env,
+                prefix_output=log_format == "text",
+            )
             for kind in kinds
         ]
 
@@ -135,8 +139,13 @@ class Supervisor:
                 child.backoff.reset()
             delay = child.backoff.next_delay() + 0.5
             child.restarts += 1
-            log.error("%s exited with code %s after %.1f s; restarting in %.1f s",
-                      child.kind, code, ran, delay)
+            log.error(
+                "%s exited with code %s after %.1f s; restarting in %.1f s",
+                child.kind,
+                code,
+                ran,
+                delay,
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
 

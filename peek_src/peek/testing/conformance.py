@@ -52,8 +52,9 @@ def assert_plugin_conforms(name: str, *, with_plugins: Iterable[str] = ()) -> No
         except Exception as exc:  # reported, not raised: list every problem
             problems.append(f"{kind}: hook {spec.manifest.hooks[kind]} cannot be created: {exc!r}")
             continue
-        if not any(callable(getattr(hook, phase, None))
-                   for phase in ("load", "start", "stop", "unload")):
+        if not any(
+            callable(getattr(hook, phase, None)) for phase in ("load", "start", "stop", "unload")
+        ):
             problems.append(f"{kind}: hook has none of load/start/stop/unload")
         problems += asyncio.run(_run_twice_stopped(kind, specs, name))
     if problems:
@@ -63,8 +64,9 @@ def assert_plugin_conforms(name: str, *, with_plugins: Iterable[str] = ()) -> No
 async def _run_twice_stopped(kind: ServiceKind, specs: list[PluginSpec], name: str) -> list[str]:
     """Run the plugin set through its whole lifecycle on ``kind``, stopping ``name`` twice."""
     with tempfile.TemporaryDirectory() as tmp:
-        lifecycle = PluginLifecycle(kind, specs, peek_version=peek.__version__,
-                                    data_root=Path(tmp), hook_timeout=10)
+        lifecycle = PluginLifecycle(
+            kind, specs, peek_version=peek.__version__, data_root=Path(tmp), hook_timeout=10
+        )
         await lifecycle.load_all()
         await lifecycle.start_all()
         problems = [f"{kind}: {s.error}" for s in lifecycle.status() if s.error]
@@ -78,8 +80,11 @@ async def _run_twice_stopped(kind: ServiceKind, specs: list[PluginSpec], name: s
             except Exception as exc:  # reported as a finding, not raised
                 problems.append(f"{kind}: a second stop raised {exc!r}")
         await lifecycle.unload_all()
-        problems += [f"{kind}: {s.error}" for s in lifecycle.status()
-                     if s.error and f"{kind}: {s.error}" not in problems]
+        problems += [
+            f"{kind}: {s.error}"
+            for s in lifecycle.status()
+            if s.error and f"{kind}: {s.error}" not in problems
+        ]
     return problems
 
 
@@ -104,9 +109,12 @@ def forbidden_imports(name: str, package_dir: Path) -> list[str]:
                 parts = module.split(".")
                 rel = path.relative_to(package_dir.parent)
                 if parts[0].startswith("peek_plugin_") and parts[0] != name and "_private" in parts:
-                    problems.append(f"{rel}:{node.lineno}: imports {module}, "
-                                    f"another plugin's private code")
+                    problems.append(
+                        f"{rel}:{node.lineno}: imports {module}, another plugin's private code"
+                    )
                 if module.startswith(FORBIDDEN_PEEK_LAYERS):
-                    problems.append(f"{rel}:{node.lineno}: imports {module}; plugins use "
-                                    f"peek.plugin, not the platform's internals")
+                    problems.append(
+                        f"{rel}:{node.lineno}: imports {module}; plugins use "
+                        f"peek.plugin, not the platform's internals"
+                    )
     return problems

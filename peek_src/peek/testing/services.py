@@ -76,11 +76,19 @@ async def start_upstream(
     token_file = server.config.data_dir / f"{name}.token"
     await asyncio.to_thread(_write_token, server.config, kind, name, token_file)
     config = server.config.model_copy(
-        update={kind: getattr(server.config, kind).model_copy(
-            update={"server_url": server.exchange_site.url, "token_file": token_file})}
+        update={
+            kind: getattr(server.config, kind).model_copy(
+                update={"server_url": server.exchange_site.url, "token_file": token_file}
+            )
+        }
     )
-    service = UPSTREAM[kind](config, specs=specs, name=name, heartbeat=TEST_HEARTBEAT,
-                             backoff=Backoff(initial=0.05, maximum=0.5))
+    service = UPSTREAM[kind](
+        config,
+        specs=specs,
+        name=name,
+        heartbeat=TEST_HEARTBEAT,
+        backoff=Backoff(initial=0.05, maximum=0.5),
+    )
     await service.start()
     if wait_connected:
         assert service.link is not None

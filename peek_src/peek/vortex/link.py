@@ -110,8 +110,9 @@ class LinkServer:
         scheme, _, token = auth.partition(" ")
         info = await self._verify(token) if scheme.lower() == "bearer" and token else None
         if info is None:
-            log.warning("refused service link from %s: %s", remote,
-                        "wrong token" if token else "no token")
+            log.warning(
+                "refused service link from %s: %s", remote, "wrong token" if token else "no token"
+            )
             raise web.HTTPUnauthorized(
                 text="a valid service token is required",
                 headers={"WWW-Authenticate": 'Bearer realm="peek-link"'},
@@ -142,8 +143,11 @@ class LinkServer:
     async def _greet(self, ws: web.WebSocketResponse, info: TokenInfo, remote: str) -> Peer | None:
         try:
             msg = await ws.receive(timeout=HELLO_TIMEOUT)
-            hello = _decode(msg.data) if msg.type in (
-                aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT) else None
+            hello = (
+                _decode(msg.data)
+                if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
+                else None
+            )
         except TimeoutError:
             hello = None
         if not hello or hello.get("t") != "hello":
@@ -151,12 +155,18 @@ class LinkServer:
             await ws.close(code=aiohttp.WSCloseCode.PROTOCOL_ERROR, message=b"hello expected")
             return None
         if hello.get("kind") != info.kind:
-            log.warning("token %s is for a %s, but %s said it is a %s; closing",
-                        info.id, info.kind, remote, hello.get("kind"))
+            log.warning(
+                "token %s is for a %s, but %s said it is a %s; closing",
+                info.id,
+                info.kind,
+                remote,
+                hello.get("kind"),
+            )
             await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"wrong kind")
             return None
-        return Peer(kind=info.kind, name=info.name, token_id=info.id, remote=remote,
-                    hello=hello, ws=ws)
+        return Peer(
+            kind=info.kind, name=info.name, token_id=info.id, remote=remote, hello=hello, ws=ws
+        )
 
     async def _dispatch(self, peer: Peer, data: str | bytes) -> None:
         message = _decode(data)
@@ -165,8 +175,9 @@ class LinkServer:
             return
         handler = self._handlers.get(str(message.get("t")))
         if handler is None:
-            log.warning("no handler for message type %r from %s %s",
-                        message.get("t"), peer.kind, peer.name)
+            log.warning(
+                "no handler for message type %r from %s %s", message.get("t"), peer.kind, peer.name
+            )
             return
         try:
             await _maybe_await(handler, peer, message)
@@ -185,7 +196,7 @@ class Backoff:
     attempt: int = 0
 
     def next_delay(self) -> float:
-        cap = min(self.maximum, self.initial * self.factor ** self.attempt)
+        cap = min(self.maximum, self.initial * self.factor**self.attempt)
         self.attempt += 1
         return self.rng.uniform(0, cap)
 
@@ -307,5 +318,3 @@ async def _maybe_await(fn: Callable[..., Any] | None, *args: Any) -> None:
     result = fn(*args)
     if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
         await result
-
-

@@ -39,5 +39,6 @@ class NoopHook(PluginHook):
 
     async def ping(self, request: web.Request) -> web.Response:
         assert self.api is not None
-        return web.json_response({"plugin": "peek_plugin_noop", "answer": self.api.ping(),
-                                  "phases": self.api.phases})
+        return web.json_response(
+            {"plugin": "peek_plugin_noop", "answer": self.api.ping(), "phases": self.api.phases}
+        )
