@@ -185,17 +185,39 @@ def install_twisted_reactor() -> None:
     loop, and hooks may return Deferreds. Done before any plugin imports
     ``twisted.internet.reactor``, which would otherwise install another.
     """
-    if "twisted.internet.reactor" in sys.modules:
-        return
-    try:
-        from twisted.internet import asyncioreactor
-    except ImportError:
-        return
-    asyncioreactor.install(asyncio.get_running_loop())  # type: ignore[no-untyped-call]
-    from twisted.internet import reactor
+    loop = asyncio.get_running_loop()
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is None:
+        try:
+            from twisted.internet import asyncioreactor
+        except ImportError:
+            return
+        asyncioreactor.install(loop)  # type: ignore[no-untyped-call]
+        from twisted.internet import reactor as installed
 
-    # Fire Twisted's start-up triggers without handing it the loop.
-    reactor.startRunning(installSignalHandlers=False)
+        # Fire Twisted's start-up triggers without handing it the loop.
+        installed.startRunning(installSignalHandlers=False)
+        return
+    bound = getattr(reactor, "_asyncioEventloop", None)
+    if bound is None:
+        log.warning(
+            "a Twisted reactor that is not asyncio-based was installed before Peek "
+            "started; plugins that use Twisted will not run"
+        )
+    elif bound is not loop:
+        _rebind_reactor(reactor, loop)
+
+
+def _rebind_reactor(reactor: Any, loop: asyncio.AbstractEventLoop) -> None:
+    # A process has one loop at a time but may have several in a row (a
+    # service restarted in-process, a test suite). Twisted's reactor can be
+    # installed only once, so move it to the loop that runs now; pending
+    # timers are re-armed there. File descriptors of the old loop are gone
+    # with it.
+    reactor._asyncioEventloop = loop
+    reactor._scheduledAt = None
+    reactor._timerHandle = None
+    reactor._reschedule()
 
 
 async def run_until_signalled(service: Service) -> None:

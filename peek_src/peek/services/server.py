@@ -29,9 +29,18 @@ from peek.services.registry import ServiceRegistry
 from peek.vortex.link import DEFAULT_HEARTBEAT, LINK_PATH, LinkServer, Peer
 from peek.vortex.tokens import TokenInfo, TokenStore, write_secret_file
 
-__all__ = ["ServerService", "admin_token_path", "ensure_admin_token", "token_store_path"]
+__all__ = [
+    "SERVICE_KEY",
+    "ServerService",
+    "admin_token_path",
+    "ensure_admin_token",
+    "token_store_path",
+]
 
 log = logging.getLogger(__name__)
+
+# The service (token) that made an exchange-site request to a plugin route.
+SERVICE_KEY = web.RequestKey("peek_service", TokenInfo)
 
 
 def server_dir(config: PeekConfig) -> Path:
@@ -170,7 +179,7 @@ class ServerService:
                     text="a valid service token is required",
                     headers={"WWW-Authenticate": 'Bearer realm="peek-link"'},
                 )
-            request["peek_service"] = info
+            request[SERVICE_KEY] = info
         response: web.StreamResponse = await handler(request)
         return response
 

@@ -22,6 +22,7 @@ from peek.config import ServiceKind
 from peek.errors import PeekError
 from peek.plugin.discovery import PluginSpec
 from peek.plugin.lifecycle import PluginLifecycle
+from peek.services.common import install_twisted_reactor
 from peek.testing.services import installed_specs
 
 __all__ = ["ConformanceError", "assert_plugin_conforms", "forbidden_imports"]
@@ -63,6 +64,7 @@ def assert_plugin_conforms(name: str, *, with_plugins: Iterable[str] = ()) -> No
 
 async def _run_twice_stopped(kind: ServiceKind, specs: list[PluginSpec], name: str) -> list[str]:
     """Run the plugin set through its whole lifecycle on ``kind``, stopping ``name`` twice."""
+    install_twisted_reactor()
     with tempfile.TemporaryDirectory() as tmp:
         lifecycle = PluginLifecycle(
             kind, specs, peek_version=peek.__version__, data_root=Path(tmp), hook_timeout=10
