@@ -14,6 +14,14 @@ A plugin's own tests then read like::
 """
 
 from peek.testing.conformance import ConformanceError, assert_plugin_conforms
+from peek.testing.pytest_plugin import ServerFactory, UpstreamFactory
 from peek.testing.services import free_config, installed_specs
 
-__all__ = ["ConformanceError", "assert_plugin_conforms", "free_config", "installed_specs"]
+__all__ = [
+    "ConformanceError",
+    "ServerFactory",
+    "UpstreamFactory",
+    "assert_plugin_conforms",
+    "free_config",
+    "installed_specs",
+]

@@ -8,6 +8,9 @@ Fixtures, each a factory that cleans up what it made:
   plugins (or ``specs=[...]`` built in memory).
 - ``peek_upstream(kind, server, plugins)``: a client, agent or worker linked
   to that server with a fresh token, waited on until connected.
+
+The async fixtures need pytest-asyncio (``pip install 'peek-platform[testing]'``);
+without it this plugin defines only ``peek_config`` rather than break pytest.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
+
+try:
+    import pytest_asyncio
+except ImportError:  # installed without the "testing" extra
+    pytest_asyncio = None  # type: ignore[assignment]
 
 from peek.config import PeekConfig, ServiceKind
 from peek.plugin.discovery import PluginSpec
@@ -41,8 +48,7 @@ def _specs(plugins: Iterable[str] | None, specs: Sequence[PluginSpec] | None) ->
     return installed_specs(plugins or ())
 
 
-@pytest_asyncio.fixture
-async def peek_server(peek_config: PeekConfig) -> AsyncIterator[ServerFactory]:
+async def _peek_server(peek_config: PeekConfig) -> AsyncIterator[ServerFactory]:
     started: list[ServerService] = []
 
     async def make(
@@ -61,8 +67,7 @@ async def peek_server(peek_config: PeekConfig) -> AsyncIterator[ServerFactory]:
         await server.stop()
 
 
-@pytest_asyncio.fixture
-async def peek_upstream() -> AsyncIterator[UpstreamFactory]:
+async def _peek_upstream() -> AsyncIterator[UpstreamFactory]:
     started: list[UpstreamService] = []
 
     async def make(
@@ -81,3 +86,8 @@ async def peek_upstream() -> AsyncIterator[UpstreamFactory]:
     yield make
     for service in reversed(started):
         await service.stop()
+
+
+if pytest_asyncio is not None:
+    peek_server = pytest_asyncio.fixture(_peek_server, name="peek_server")
+    peek_upstream = pytest_asyncio.fixture(_peek_upstream, name="peek_upstream")

@@ -1,0 +1,1 @@
+"""active_task does not run on the client yet: tasks reach devices when delivery lands."""
