@@ -19,6 +19,7 @@ from peek.plugin.errors import (
     ManifestError,
     MissingRequirement,
     PluginError,
+    PluginNotInstalled,
     RequirementVersionMismatch,
     UnsupportedPeekVersion,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "PluginContext",
     "PluginError",
     "PluginHook",
+    "PluginNotInstalled",
     "RequirementVersionMismatch",
     "ServerCalls",
     "ServiceResources",

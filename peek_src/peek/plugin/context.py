@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from peek.config import ServiceKind
@@ -43,14 +43,22 @@ class PluginContext:
     - ``service``: which service this is (``server``, ``client``, ``agent``, ``worker``)
     - ``name``, ``version``: the plugin's own
     - ``config``: the ``[plugin.<name>]`` table of the configuration (read-only)
-    - ``data_dir``: a directory only this plugin writes (created on first use)
+    - ``data_dir``: a directory only this plugin writes (it exists before ``load``)
     - ``logger``: a logger named after the plugin
     - ``resources``: :class:`ServiceResources`, handles the service offers to plugins
     - :meth:`api` to use another plugin's API, :meth:`publish` to offer one
     """
 
-    __slots__ = ("_data_dir", "_lookup", "_published", "config", "logger", "manifest",
-                 "resources", "service")
+    __slots__ = (
+        "_data_dir",
+        "_lookup",
+        "_published",
+        "config",
+        "logger",
+        "manifest",
+        "resources",
+        "service",
+    )
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from peek.config import ServiceKind
-from peek.plugin.errors import ManifestError, PluginError
+from peek.plugin.errors import ManifestError, PluginError, PluginNotInstalled
 from peek.plugin.manifest import MANIFEST_FILE, PluginManifest, parse_manifest
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginSpec", "discover", "read_manifest_file"]
@@ -80,7 +80,7 @@ def discover(
         except PluginError as exc:
             errors.append(exc)
     for missing in sorted((wanted or set()) - seen):
-        errors.append(ManifestError(missing, "enabled in the configuration but not installed"))
+        errors.append(PluginNotInstalled(missing))
     specs.sort(key=lambda spec: spec.name)
     return specs, errors
 
@@ -98,7 +98,8 @@ def _spec_from_entry_point(ep: EntryPoint) -> PluginSpec:
     name = ep.name
     if ep.value != name:
         raise ManifestError(
-            name, f"entry point must be '{name} = \"{name}\"' (the import package), not {ep.value!r}"
+            name,
+            f"entry point must be '{name} = \"{name}\"' (the import package), not {ep.value!r}",
         )
     dist = ep.dist
     if dist is None:

@@ -17,6 +17,7 @@ __all__ = [
     "ManifestError",
     "MissingRequirement",
     "PluginError",
+    "PluginNotInstalled",
     "RequirementVersionMismatch",
     "UnsupportedPeekVersion",
 ]
@@ -36,6 +37,17 @@ class ManifestError(PluginError):
     def __init__(self, plugin: str, problem: str) -> None:
         self.problem = problem
         super().__init__(plugin, f"plugin {plugin}: invalid metadata: {problem}")
+
+
+class PluginNotInstalled(PluginError):
+    """The configuration enables a plugin that is not installed."""
+
+    def __init__(self, plugin: str) -> None:
+        super().__init__(
+            plugin,
+            f"plugin {plugin} is enabled in the configuration but not installed "
+            f"(no '{plugin}' entry point in group peek.plugins)",
+        )
 
 
 class UnsupportedPeekVersion(PluginError):
@@ -65,8 +77,7 @@ class RequirementVersionMismatch(PluginError):
         self.found = found
         super().__init__(
             plugin,
-            f"plugin {plugin} requires '{api}' {wanted}, "
-            f"but {provider} provides version {found}",
+            f"plugin {plugin} requires '{api}' {wanted}, but {provider} provides version {found}",
         )
 
 
@@ -114,9 +125,7 @@ class HookTimeout(PluginError):
     def __init__(self, plugin: str, phase: str, timeout: float) -> None:
         self.phase = phase
         self.timeout = timeout
-        super().__init__(
-            plugin, f"plugin {plugin} did not finish {phase} within {timeout:g} s"
-        )
+        super().__init__(plugin, f"plugin {plugin} did not finish {phase} within {timeout:g} s")
 
 
 class ApiNotDeclared(PluginError):

@@ -145,6 +145,23 @@ class PluginLifecycle:
     def state(self, name: str) -> PluginState:
         return self._records[name].state
 
+    def error(self, name: str) -> PluginError | None:
+        """Why ``name`` failed on this service (a typed error), or None."""
+        return self._records[name].error
+
+    def hook(self, name: str) -> Any:
+        """The hook object of ``name`` on this service (None before load)."""
+        return self._records[name].hook
+
+    def published(self, name: str) -> Any:
+        """The API object ``name`` published on this service, or None."""
+        ctx = self._records[name].ctx
+        return ctx.published if ctx is not None else None
+
+    def context(self, name: str) -> PluginContext | None:
+        """The context ``name``'s hooks receive on this service (None before load)."""
+        return self._records[name].ctx
+
     def running(self) -> Iterator[tuple[str, Any]]:
         """(name, hook object) of every loaded or started plugin, in load order."""
         for name in self.resolution.order:
@@ -169,6 +186,8 @@ class PluginLifecycle:
                 result = impl.function(**{a: kwargs[a] for a in impl.argnames})
             except Exception as exc:  # isolation boundary: one plugin's contribution
                 self._fail(name, HookFailed(name, hook_name, exc), exc_info=exc)
+                # It was running: stop and unload it as its dependents are.
+                self._unload_later(self._records[name])
                 continue
             if result is not None:
                 results.append((name, result))
@@ -179,14 +198,23 @@ class PluginLifecycle:
     async def load_all(self) -> None:
         """Import and load every plugin, providers first."""
         loop = asyncio.get_running_loop()
-        pending = [n for n in self.resolution.order
-                   if n in self._records and self._records[n].state is PluginState.PENDING]
-        # One trip to a thread for every plugin's data directory, not one each.
-        await loop.run_in_executor(None, _make_dirs, [self._data_root / n for n in pending])
+        pending = [
+            n
+            for n in self.resolution.order
+            if n in self._records and self._records[n].state is PluginState.PENDING
+        ]
+        # Imports and directories are blocking I/O: one trip to a thread for
+        # all plugins (as Home Assistant imports integrations), not one each.
+        factories = await loop.run_in_executor(None, self._prepare, pending)
         for name in pending:
             rec = self._records[name]
+            if rec.state is not PluginState.PENDING:
+                # Failed meanwhile, because a plugin it needs failed to load.
+                continue
+            factory = factories[name]
             try:
-                factory = rec.spec.hook_factory(self.service)
+                if isinstance(factory, BaseException):
+                    raise factory
                 rec.hook = factory()
             except Exception as exc:  # isolation boundary: a plugin's import
                 self._fail(name, HookFailed(name, "import", exc), exc_info=exc)
@@ -212,6 +240,10 @@ class PluginLifecycle:
                 continue
             if await self._call(rec, "start", loop):
                 rec.state = PluginState.STARTED
+            else:
+                # Release what load made now, as for its dependents; it never
+                # started, so it is not stopped.
+                self._unload_later(rec, stop=False)
 
     async def stop_all(self) -> None:
         """Stop every started plugin, users before providers; errors are logged, not raised."""
@@ -225,6 +257,9 @@ class PluginLifecycle:
 
     async def unload_all(self) -> None:
         """Unload every loaded plugin (stopping it first if needed), in reverse order."""
+        # Background clean-ups of failed plugins first, so no hook of one
+        # plugin ever runs twice at once.
+        await self.wait_abandoned()
         await self.stop_all()
         loop = asyncio.get_running_loop()
         for name in reversed(self.resolution.order):
@@ -272,8 +307,9 @@ class PluginLifecycle:
             self._fail(name, exc, fail_dependents=fail_dependents)
             return False
         except Exception as exc:  # isolation boundary: a plugin's lifecycle hook
-            self._fail(name, HookFailed(name, phase, exc), exc_info=exc,
-                       fail_dependents=fail_dependents)
+            self._fail(
+                name, HookFailed(name, phase, exc), exc_info=exc, fail_dependents=fail_dependents
+            )
             return False
         return True
 
@@ -281,8 +317,13 @@ class PluginLifecycle:
         task = asyncio.ensure_future(awaitable)
         warn = asyncio.get_running_loop().call_later(
             SLOW_HOOK_WARNING,
-            lambda: log.warning("plugin %s is still in %s after %g s", name, phase,
-                                SLOW_HOOK_WARNING, extra={"plugin": name}),
+            lambda: log.warning(
+                "plugin %s is still in %s after %g s",
+                name,
+                phase,
+                SLOW_HOOK_WARNING,
+                extra={"plugin": name},
+            ),
         )
         started = time.monotonic()
         try:
@@ -316,26 +357,33 @@ class PluginLifecycle:
             log.error("%s", error, exc_info=exc_info, extra={"plugin": name})
         if not fail_dependents:
             return
-        for dependent in self.resolution.dependents(name):
+        downstream = self.resolution.dependents(name)
+        chain = {name, *downstream}
+        for dependent in downstream:
             dep = self._records.get(dependent)
             if dep is None or dep.state is PluginState.FAILED:
                 continue
+            # Name what it needs directly (for an indirect dependent, the
+            # plugin in between), not the plugin that failed first.
+            provider = min(self.resolution.requires[dependent] & chain)
             api = next(
-                (a for a in dep.spec.manifest.requires
-                 if self.resolution.providers.get(a) == name),
-                rec.spec.manifest.api,
+                a
+                for a in dep.spec.manifest.requires
+                if self.resolution.providers.get(a) == provider
             )
             was_loaded = "load" in dep.phases_done and "unload" not in dep.phases_done
-            self._fail(dependent, DependencyFailed(dependent, api, name), fail_dependents=False)
+            self._fail(dependent, DependencyFailed(dependent, api, provider), fail_dependents=False)
             if was_loaded:
                 # It loaded against a provider that is now gone: let it clean up.
                 self._unload_later(dep)
 
-    def _unload_later(self, rec: _Record) -> None:
+    def _unload_later(self, rec: _Record, *, stop: bool = True) -> None:
         async def unload() -> None:
-            if "start" in rec.phases_done:
+            # unload_all may have got to it first: unload only once.
+            if stop and "start" in rec.phases_done and "stop" not in rec.phases_done:
                 await self._call(rec, "stop", asyncio.get_running_loop(), fail_dependents=False)
-            await self._call(rec, "unload", asyncio.get_running_loop(), fail_dependents=False)
+            if "unload" not in rec.phases_done:
+                await self._call(rec, "unload", asyncio.get_running_loop(), fail_dependents=False)
 
         task = asyncio.get_running_loop().create_task(unload(), name=f"unload {rec.spec.name}")
         self._abandoned.add(task)
@@ -358,10 +406,16 @@ class PluginLifecycle:
         if self._abandoned:
             await asyncio.wait(set(self._abandoned), timeout=self.hook_timeout)
 
-
-def _make_dirs(paths: Sequence[Path]) -> None:
-    for path in paths:
-        path.mkdir(parents=True, exist_ok=True, mode=0o750)
+    def _prepare(self, names: Sequence[str]) -> dict[str, Callable[[], object] | BaseException]:
+        """Blocking: make each plugin's data directory and import its hook class."""
+        factories: dict[str, Callable[[], object] | BaseException] = {}
+        for name in names:
+            try:
+                (self._data_root / name).mkdir(parents=True, exist_ok=True, mode=0o750)
+                factories[name] = self._records[name].spec.hook_factory(self.service)
+            except Exception as exc:  # isolation boundary: a plugin's import
+                factories[name] = exc
+        return factories
 
 
 def _as_awaitable(result: Any, loop: asyncio.AbstractEventLoop) -> Awaitable[Any] | None:

@@ -74,9 +74,8 @@ async def _run_twice_stopped(kind: ServiceKind, specs: list[PluginSpec], name: s
         problems = [f"{kind}: {s.error}" for s in lifecycle.status() if s.error]
         if not problems:
             await lifecycle.stop_all()
-            record = lifecycle._records[name]  # the conformance check may look inside
             try:
-                result = record.hook.stop(record.ctx)
+                result = lifecycle.hook(name).stop(lifecycle.context(name))
                 if inspect.isawaitable(result):
                     await result
             except Exception as exc:  # reported as a finding, not raised

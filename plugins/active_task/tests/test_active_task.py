@@ -33,7 +33,7 @@ Factory = Callable[..., Awaitable[Any]]
 
 def published(service: Any, name: str) -> Any:
     """The object plugin ``name`` published on ``service``."""
-    return service.plugins.lifecycle._records[name].ctx.published
+    return service.plugins.lifecycle.published(name)
 
 
 @pytest.fixture

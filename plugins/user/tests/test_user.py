@@ -37,8 +37,7 @@ Factory = Callable[..., Awaitable[Any]]
 
 def user_api(service: Any) -> UserApi:
     """The object peek_plugin_user published on ``service``."""
-    record = service.plugins.lifecycle._records[PLUGIN]
-    api: UserApi = record.ctx.published
+    api: UserApi = service.plugins.lifecycle.published(PLUGIN)
     return api
 
 
