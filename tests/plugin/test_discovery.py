@@ -6,13 +6,14 @@ Each test installs tiny distributions into ``tmp_path`` (a package holding
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from peek.plugin import ManifestError, PluginNotInstalled
+from peek.plugin import ManifestError, PluginNotInstalled, discovery
 from peek.plugin.discovery import PluginSpec, discover, read_manifest_file
 from peek.plugin.manifest import MANIFEST_FILE
 
@@ -177,3 +178,80 @@ def test_hook_factory_reports_a_missing_hook_class(install: Install) -> None:
 
     with pytest.raises(ManifestError, match=r"module peek_plugin_real\.server has no attribute"):
         specs[0].hook_factory("server")
+
+
+# -- the discovery cache ----------------------------------------------------
+
+
+def forbid_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    def scan() -> None:
+        raise AssertionError("scanned entry points although the cache was valid")
+
+    monkeypatch.setattr(discovery, "_scan", scan)
+
+
+def test_a_valid_cache_answers_without_scanning_entry_points(
+    install: Install, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install("fake", version="2.5")
+    cache = tmp_path / "cache" / "discovery.json"
+    first, _ = discover(only=["peek_plugin_fake"], cache_file=cache)
+
+    forbid_scan(monkeypatch)
+    again, errors = discover(only=["peek_plugin_fake"], cache_file=cache)
+
+    assert errors == []
+    assert again == first
+    assert str(again[0].manifest.version) == "2.5"
+
+
+def test_an_edited_manifest_invalidates_the_cache(install: Install, tmp_path: Path) -> None:
+    package = install("fake")
+    cache = tmp_path / "discovery.json"
+    discover(cache_file=cache)
+    manifest = package / MANIFEST_FILE
+    manifest.write_text(manifest.read_text().replace('title = "Fake"', 'title = "Renamed"'))
+
+    specs, _ = discover(only=["peek_plugin_fake"], cache_file=cache)
+
+    assert specs[0].manifest.title == "Renamed"
+
+
+def test_installing_a_plugin_invalidates_the_cache(install: Install, tmp_path: Path) -> None:
+    install("fake")
+    cache = tmp_path / "discovery.json"
+    discover(cache_file=cache)
+    # Directory mtimes have a coarse clock on some file systems: make the change visible.
+    site = next(Path(p) for p in sys.path if p.endswith("site-packages") and "tmp" in p)
+    before = site.stat().st_mtime_ns
+    install("other")
+    os.utime(site, ns=(before + 10**9, before + 10**9))
+
+    specs, errors = discover(cache_file=cache)
+
+    assert {"peek_plugin_fake", "peek_plugin_other"} <= set(names(specs))
+    assert errors == []
+
+
+def test_broken_manifests_are_remembered_as_errors(install: Install, tmp_path: Path) -> None:
+    install("broken", toml="title = [unclosed\n")
+    cache = tmp_path / "discovery.json"
+    discover(cache_file=cache)
+
+    specs, errors = discover(only=["peek_plugin_broken"], cache_file=cache)
+
+    assert specs == []
+    assert isinstance(errors[0], ManifestError)
+    assert "not valid TOML" in str(errors[0])
+
+
+def test_a_corrupt_cache_file_is_ignored(install: Install, tmp_path: Path) -> None:
+    install("fake")
+    cache = tmp_path / "discovery.json"
+    cache.write_text("{not json")
+
+    specs, errors = discover(only=["peek_plugin_fake"], cache_file=cache)
+
+    assert names(specs) == ["peek_plugin_fake"]
+    assert errors == []
+    assert '"format"' in cache.read_text()

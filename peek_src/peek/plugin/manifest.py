@@ -39,6 +39,8 @@ __all__ = [
     "PLUGIN_PREFIX",
     "PluginManifest",
     "api_name",
+    "load_manifest_toml",
+    "manifest_from_data",
     "parse_manifest",
 ]
 
@@ -86,12 +88,21 @@ def parse_manifest(name: str, version: str, text: str) -> PluginManifest:
 
     Raises :class:`ManifestError` with the first problem found.
     """
-    if not _NAME_RE.match(name):
-        raise ManifestError(name, f"plugin names must match {_NAME_RE.pattern}")
+    return manifest_from_data(name, version, load_manifest_toml(name, text))
+
+
+def load_manifest_toml(name: str, text: str) -> dict[str, Any]:
+    """The table in a ``plugin.toml``; :class:`ManifestError` if it is not TOML."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(name, f"{MANIFEST_FILE} is not valid TOML: {exc}") from None
+
+
+def manifest_from_data(name: str, version: str, data: dict[str, Any]) -> PluginManifest:
+    """Validate a parsed ``plugin.toml`` table; see :func:`parse_manifest`."""
+    if not _NAME_RE.match(name):
+        raise ManifestError(name, f"plugin names must match {_NAME_RE.pattern}")
     try:
         parsed_version = Version(version)
     except InvalidVersion:
