@@ -27,8 +27,10 @@ __all__ = [
     "ClientConfig",
     "PeekConfig",
     "PluginsConfig",
+    "RolloutConfig",
     "ServerConfig",
     "ServiceKind",
+    "VortexConfig",
     "WorkerConfig",
     "default_data_dir",
     "load_config",
@@ -58,6 +60,12 @@ class ServerConfig(_Section):
     exchange_port: int = Field(8011, ge=0, le=65535)
     # None means the embedded default: a SQLite file in the data directory.
     database_url: str | None = None
+    # Connections kept open per pool (one pool per process on PostgreSQL, one
+    # per plugin on SQLite), connections allowed beyond it under load, and
+    # seconds to wait for a connection (to open, or from a full pool).
+    database_pool_size: int = Field(5, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
+    database_timeout: float = Field(10.0, gt=0)
 
 
 class _Upstream(_Section):
@@ -83,9 +91,16 @@ class AgentConfig(_Upstream):
 
 
 class WorkerConfig(_Upstream):
+    # None for both means the embedded default: a SQLite broker and result
+    # store in <data_dir>/worker, no server process needed.
     broker_url: str | None = None
     result_backend: str | None = None
     concurrency: int = Field(2, ge=1)
+    # Seconds a task result is kept for its caller.
+    result_expires: float = Field(86400.0, gt=0)
+    # Queues are named <queue_prefix>.<plugin>: installations sharing a broker
+    # use different prefixes.
+    queue_prefix: str = Field("peek", pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 class PluginsConfig(_Section):
@@ -93,6 +108,46 @@ class PluginsConfig(_Section):
     enabled: tuple[str, ...] | None = None
     # Seconds one lifecycle hook of one plugin may take before it is failed.
     hook_timeout: float = Field(30.0, gt=0)
+
+
+class RolloutConfig(_Section):
+    """Plugin uploads and rollout (``[rollout]``); sizes in bytes, times in seconds."""
+
+    # An upload bigger than this is refused (HTTP 413) before it is looked at.
+    max_upload_bytes: int = Field(64 << 20, ge=1024)
+    # What an uploaded archive may unpack to: total size, entries, and the
+    # uncompressed/compressed ratio of any entry of 1 MiB or more.
+    max_unpacked_bytes: int = Field(256 << 20, ge=1024)
+    max_entries: int = Field(20_000, ge=1)
+    max_ratio: float = Field(200.0, gt=1)
+    # Building an uploaded project, and importing a plugin in a check process.
+    build_timeout: float = Field(180.0, gt=0)
+    import_timeout: float = Field(60.0, gt=0)
+    # Refuse uploads without a valid ed25519 signature by one of trusted_keys
+    # (OpenSSH "ssh-ed25519 AAAA... comment" lines or PEM public keys).
+    require_signature: bool = False
+    trusted_keys: tuple[str, ...] = ()
+
+
+class VortexConfig(_Section):
+    """Live data and actions (``[vortex]``); times in seconds, sizes in bytes."""
+
+    # Browser sockets are pinged this often; one silent for 1.5x this is dropped.
+    heartbeat: float = Field(10.0, gt=0)
+    # How long an upstream subscription nobody watches lingers on a client.
+    grace: float = Field(30.0, ge=0)
+    max_frame: int = Field(1 << 20, ge=1024)
+    compress_over: int = Field(1024, ge=0)
+    # Frames waiting for one slow browser before it is dropped, and how long
+    # a browser that accepts nothing is kept.
+    max_queued: int = Field(256, ge=1)
+    stall_timeout: float = Field(30.0, gt=0)
+    action_timeout: float = Field(30.0, gt=0)
+    max_action_timeout: float = Field(300.0, gt=0)
+    # Browser logins expire after this long unused.
+    session_idle: float = Field(12 * 3600.0, gt=0)
+    # How long the server remembers answered action ids (retries within it are safe).
+    action_retention: float = Field(7 * 24 * 3600.0, gt=0)
 
 
 class PeekConfig(BaseSettings):
@@ -112,6 +167,8 @@ class PeekConfig(BaseSettings):
     agent: AgentConfig = AgentConfig()
     worker: WorkerConfig = WorkerConfig()
     plugins: PluginsConfig = PluginsConfig()
+    vortex: VortexConfig = VortexConfig()
+    rollout: RolloutConfig = RolloutConfig()
     # One free-form table per plugin, ``[plugin.peek_plugin_noop]``; each
     # plugin validates its own slice.
     plugin: dict[str, dict[str, Any]] = Field(default_factory=dict)

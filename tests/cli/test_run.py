@@ -159,3 +159,34 @@ def test_peek_version_prints_the_version(run_env):
 
     result = peek("--version", env=run_env)
     assert result.stdout.strip() == f"peek {__version__}"
+
+
+def test_peek_run_under_systemd_is_ready_once_all_four_services_are(run_env, tmp_path):
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(STARTUP_TIMEOUT)
+    env = {**run_env, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "peek", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        messages: list[str] = []
+        while "READY=1" not in messages:
+            messages += notify.recv(4096).decode().splitlines()
+        # Every child said READY=1 (its plugins started); their links follow.
+        assert "all services running" in " ".join(messages)
+        wait_for_all_services(run_env)
+        proc.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in messages:
+            messages += notify.recv(4096).decode().splitlines()
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, output
+    finally:
+        notify.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -103,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated services the plugin runs on (default: server)",
     )
     p.add_argument("--dir", type=Path, default=Path("."), help="where to create the project")
+    p = command("sign", _cmd_plugin_sign, "sign a plugin file with an ed25519 key", plugin)
+    p.add_argument("file", type=Path, help="the .whl, .zip or .tar.gz to upload")
+    p.add_argument("--key", type=Path, required=True, help="ed25519 private key (PEM or OpenSSH)")
+    p.add_argument("--output", type=Path, help="signature file (default: FILE.sig)")
+    p = command("keygen", _cmd_plugin_keygen, "make an ed25519 key pair to sign plugins", plugin)
+    p.add_argument("key", type=Path, help="private key file to create (0600); public: KEY.pub")
 
     token = sub.add_parser("token", help="service tokens").add_subparsers(metavar="ACTION")
     p = command("create", _cmd_token_create, "create a token for a client, agent or worker", token)
@@ -111,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     command("list", _cmd_token_list, "list tokens (never their secrets)", token)
     p = command("revoke", _cmd_token_revoke, "revoke a token by id", token)
     p.add_argument("id")
+
+    from peek.cli.db import add_db_commands
+
+    add_db_commands(sub, command)
+
+    p = command("systemd-units", _cmd_systemd_units, "write systemd units for non-NixOS hosts")
+    _systemd_units_arguments(p)
     return parser
 
 
@@ -255,6 +268,25 @@ def _cmd_plugin_new(args: argparse.Namespace, config: PeekConfig) -> int:
     return 0
 
 
+def _cmd_plugin_sign(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.rollout.signing import sign
+
+    _out(f"wrote {sign(args.key, args.file, args.output)}")
+    return 0
+
+
+def _cmd_plugin_keygen(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.rollout.signing import generate_key
+
+    key = generate_key(args.key)
+    _out(key.openssh())
+    sys.stderr.write(
+        f"private key written to {args.key} (keep it secret); trust the public key above "
+        "by adding it to [rollout] trusted_keys\n"
+    )
+    return 0
+
+
 # -- tokens ---------------------------------------------------------------
 
 
@@ -288,4 +320,67 @@ def _cmd_token_list(args: argparse.Namespace, config: PeekConfig) -> int:
 def _cmd_token_revoke(args: argparse.Namespace, config: PeekConfig) -> int:
     info = _store(config).revoke(args.id)
     _out(f"revoked token {info.id} ({info.kind} '{info.name}')")
+    return 0
+
+
+# -- systemd --------------------------------------------------------------
+
+
+def _systemd_units_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", type=Path, help="directory to write into (default: print)")
+    p.add_argument(
+        "--peek",
+        type=Path,
+        help="absolute path of the peek command in ExecStart (default: this installation's)",
+    )
+    p.add_argument(
+        "--config-file",
+        type=Path,
+        default=Path("/etc/peek/peek.toml"),
+        help="configuration file the units pass with --config (default: /etc/peek/peek.toml)",
+    )
+    p.add_argument(
+        "--credentials-dir",
+        type=Path,
+        default=Path("/etc/peek/credentials"),
+        help="root-only directory with client.token, agent.token, worker.token",
+    )
+    p.add_argument("--user", default="peek", help="user the services run as (default: peek)")
+    p.add_argument(
+        "--dynamic-user", action="store_true", help="a transient user per run (DynamicUser=yes)"
+    )
+    p.add_argument("--watchdog", type=int, default=60, help="WatchdogSec= in seconds")
+
+
+def _cmd_systemd_units(args: argparse.Namespace, config: PeekConfig) -> int:
+    import shutil
+
+    from peek.services.units import UnitOptions, render_units
+
+    command = args.peek
+    if command is None:
+        beside = Path(sys.executable).parent / "peek"
+        found = shutil.which("peek")
+        command = beside if beside.exists() else Path(found) if found else None
+    if command is None or not command.is_absolute():
+        _err("cannot tell where the peek command is; pass its absolute path with --peek")
+        return 2
+    options = UnitOptions(
+        peek_command=command,
+        config_file=args.config_file,
+        credentials_dir=args.credentials_dir,
+        user=args.user,
+        dynamic_user=args.dynamic_user,
+        watchdog_sec=args.watchdog,
+    )
+    files = render_units(options)
+    if args.output is None:
+        for name, text in files.items():
+            _out(f"### {name}\n{text}")
+        return 0
+    for name, text in files.items():
+        path = args.output / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        _out(f"wrote {path}")
     return 0

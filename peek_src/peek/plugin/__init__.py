@@ -25,11 +25,41 @@ from peek.plugin.errors import (
 )
 from peek.plugin.hook import PluginHook
 from peek.plugin.hookspecs import hookimpl
+from peek.plugin.tasks import (
+    TaskCalls,
+    TaskCrashed,
+    TaskError,
+    TaskFailed,
+    TaskOptions,
+    TaskTimeout,
+    task,
+)
+from peek.plugin.tuples import (
+    AwareDatetime,
+    Tuple,
+    TupleDefinitionError,
+    TupleError,
+    UnknownTuple,
+    tuple_name,
+)
+from peek.plugin.vortex import (
+    ActionError,
+    ActionTimeout,
+    Caller,
+    Selector,
+    Subscription,
+    VortexApi,
+    VortexError,
+)
 
 __all__ = [
+    "ActionError",
+    "ActionTimeout",
     "ApiConflict",
     "ApiNotDeclared",
     "ApiUnavailable",
+    "AwareDatetime",
+    "Caller",
     "CircularDependency",
     "DependencyFailed",
     "HookFailed",
@@ -41,8 +71,24 @@ __all__ = [
     "PluginHook",
     "PluginNotInstalled",
     "RequirementVersionMismatch",
+    "Selector",
     "ServerCalls",
     "ServiceResources",
+    "Subscription",
+    "TaskCalls",
+    "TaskCrashed",
+    "TaskError",
+    "TaskFailed",
+    "TaskOptions",
+    "TaskTimeout",
+    "Tuple",
+    "TupleDefinitionError",
+    "TupleError",
+    "UnknownTuple",
     "UnsupportedPeekVersion",
+    "VortexApi",
+    "VortexError",
     "hookimpl",
+    "task",
+    "tuple_name",
 ]

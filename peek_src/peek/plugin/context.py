@@ -11,6 +11,9 @@ from typing import Any, Protocol, TypeVar
 from peek.config import ServiceKind
 from peek.plugin.errors import ApiNotDeclared
 from peek.plugin.manifest import PluginManifest, api_name
+from peek.plugin.storage import PluginStorage, StorageProvider, StorageUnavailable
+from peek.plugin.tasks import TaskCalls
+from peek.plugin.vortex import VortexApi
 
 __all__ = ["PluginContext", "ServerCalls", "ServiceResources"]
 
@@ -35,6 +38,12 @@ class ServiceResources:
     service_name: str
     # On client, agent and worker; None on the server itself.
     server: ServerCalls | None = None
+    # On the server: queue worker tasks and await their results.
+    tasks: TaskCalls | None = None
+    # The installation's database, on the server and workers; None elsewhere.
+    storage: StorageProvider | None = None
+    # Live data and actions (peek.plugin.vortex), on every service.
+    vortex: VortexApi | None = None
 
 
 class PluginContext:
@@ -94,6 +103,17 @@ class PluginContext:
         File I/O blocks: do it in an executor (``asyncio.to_thread``), not on the loop.
         """
         return self._data_dir
+
+    @property
+    def storage(self) -> PluginStorage:
+        """This plugin's own database namespace (see :mod:`peek.plugin.storage`).
+
+        Raises :class:`StorageUnavailable` on a service without a database.
+        """
+        provider = self.resources.storage if self.resources is not None else None
+        if provider is None:
+            raise StorageUnavailable(self.name, self.service)
+        return provider.for_plugin(self.name)
 
     def publish(self, api: object) -> None:
         """Offer ``api`` to other plugins on this service, under this plugin's API names.

@@ -12,13 +12,22 @@ implementation fails that plugin only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any, Literal
 
 import pluggy
 from aiohttp.web import AbstractRouteDef
 
-__all__ = ["PROJECT", "Site", "hookimpl", "hookspec", "peek_site_routes"]
+__all__ = [
+    "HOOK_NAMES",
+    "PROJECT",
+    "Site",
+    "hookimpl",
+    "hookspec",
+    "peek_site_routes",
+    "peek_worker_tasks",
+]
 
 PROJECT = "peek"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -40,3 +49,27 @@ def peek_site_routes(site: Site) -> Iterable[AbstractRouteDef] | None:
     ``peek_plugin_noop`` answers at ``/plugins/noop/hello``. Return ``None``
     (or nothing) for sites the plugin does not serve.
     """
+
+
+# -- workers --------------------------------------------------------------
+
+
+@hookspec
+def peek_worker_tasks() -> Iterable[Callable[..., Any] | ModuleType] | None:
+    """Return the worker tasks this plugin contributes, on the worker service.
+
+    Each item is a module-level function marked with
+    :func:`peek.plugin.task`, or a module, standing for every such function
+    defined in it. A function ``echo`` of ``peek_plugin_noop`` becomes the
+    task ``peek_plugin_noop.echo`` on the plugin's own queue, so a flood of
+    one plugin's tasks does not starve another's. The functions run in the
+    worker's forked pool processes, not where this hook is called: they must
+    not rely on state the hook object built in ``load``. An item that is not
+    a task is logged and left out; raising fails this plugin only.
+    """
+
+
+# Every contribution hook above; kept last so that new hookspecs are listed.
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name, value in list(globals().items()) if name.startswith("peek_") and callable(value)
+)

@@ -13,6 +13,7 @@ import asyncio
 import enum
 import inspect
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -194,6 +195,26 @@ class PluginLifecycle:
         return results
 
     # -- lifecycle -------------------------------------------------------
+
+    def fail(self, name: str, error: PluginError) -> None:
+        """Fail ``name`` with ``error`` before it loads (its migrations failed, say), and
+        every plugin here that needs it. ``name`` need not run on this service."""
+        if name in self._records:
+            self._fail(name, error)
+            return
+        log.error("%s", error, extra={"plugin": name})
+        for dependent in self.resolution.dependents(name):
+            dep = self._records.get(dependent)
+            if dep is None or dep.state is PluginState.FAILED:
+                continue
+            needed = self.resolution.requires.get(dependent, frozenset())
+            if name in needed:
+                api = next(
+                    a
+                    for a in dep.spec.manifest.requires
+                    if self.resolution.providers.get(a) == name
+                )
+                self._fail(dependent, DependencyFailed(dependent, api, name))
 
     async def load_all(self) -> None:
         """Import and load every plugin, providers first."""
@@ -391,8 +412,10 @@ class PluginLifecycle:
 
     def _register(self, rec: _Record) -> None:
         # Registering with pluggy inspects every attribute of the object; only
-        # hooks that implement a peek_* contribution pay for it.
-        if any(attr.startswith("peek_") for attr in dir(type(rec.hook))):
+        # hooks that implement a contribution pay for it. (The conformance
+        # check flags peek_* methods that match no hookspec.)
+        hook_type = type(rec.hook)
+        if any(hasattr(hook_type, spec) for spec in hookspecs.HOOK_NAMES):
             self.pm.register(rec.hook, name=rec.spec.name)
             rec.registered = True
 
@@ -409,9 +432,14 @@ class PluginLifecycle:
     def _prepare(self, names: Sequence[str]) -> dict[str, Callable[[], object] | BaseException]:
         """Blocking: make each plugin's data directory and import its hook class."""
         factories: dict[str, Callable[[], object] | BaseException] = {}
+        try:
+            existing = {entry.name for entry in os.scandir(self._data_root) if entry.is_dir()}
+        except FileNotFoundError:
+            existing = set()
         for name in names:
             try:
-                (self._data_root / name).mkdir(parents=True, exist_ok=True, mode=0o750)
+                if name not in existing:
+                    (self._data_root / name).mkdir(parents=True, exist_ok=True, mode=0o750)
                 factories[name] = self._records[name].spec.hook_factory(self.service)
             except Exception as exc:  # isolation boundary: a plugin's import
                 factories[name] = exc

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from peek.plugin.discovery import PluginSpec, discover
 from peek.plugin.errors import PluginError
 from peek.plugin.hookspecs import Site
 from peek.plugin.lifecycle import PluginLifecycle
+from peek.services.systemd import SystemdNotifier
 
 __all__ = [
     "PLUGIN_ROUTE_PREFIX",
@@ -60,13 +62,22 @@ class PluginHost:
         self._specs = specs
         self.lifecycle: PluginLifecycle | None = None
 
-    async def load(self, resources: Any = None) -> PluginLifecycle:
-        """Discover (off the loop), resolve and load the enabled plugins."""
+    async def load(
+        self,
+        resources: Any = None,
+        prepare: Callable[[PluginLifecycle, list[PluginSpec]], Awaitable[None]] | None = None,
+    ) -> PluginLifecycle:
+        """Discover (off the loop), resolve and load the enabled plugins.
+
+        ``prepare`` runs once they are resolved and before any loads (the
+        server migrates their schemas there and fails those it cannot).
+        """
         errors: list[PluginError] = []
         if self._specs is None:
             enabled = self.config.plugins.enabled
+            cache = self.config.data_dir / "cache" / "discovery.json"
             specs, errors = await asyncio.get_running_loop().run_in_executor(
-                None, discover, enabled
+                None, functools.partial(discover, enabled, cache_file=cache)
             )
         else:
             specs = list(self._specs)
@@ -82,6 +93,8 @@ class PluginHost:
             resources=resources,
             discovery_errors=errors,
         )
+        if prepare is not None:
+            await prepare(self.lifecycle, specs)
         await self.lifecycle.load_all()
         return self.lifecycle
 
@@ -220,17 +233,30 @@ def _rebind_reactor(reactor: Any, loop: asyncio.AbstractEventLoop) -> None:
     reactor._reschedule()
 
 
-async def run_until_signalled(service: Service) -> None:
-    """Start ``service``, wait for SIGTERM or SIGINT, stop it cleanly."""
+async def run_until_signalled(service: Service, notifier: SystemdNotifier | None = None) -> None:
+    """Start ``service``, wait for SIGTERM or SIGINT, stop it cleanly.
+
+    Under systemd (``NOTIFY_SOCKET``, or an explicit ``notifier``) it sends
+    ``READY=1`` once the service and its plugins have started, feeds the
+    watchdog while it runs and sends ``STOPPING=1`` when it begins to stop.
+    """
     loop = asyncio.get_running_loop()
+    notifier = notifier if notifier is not None else SystemdNotifier.from_environ()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
+        notifier.status(f"starting the {service.kind}")
         await service.start()
+        notifier.ready(f"{service.kind} running")
+        notifier.start_watchdog()
         await stop.wait()
         log.info("stopping the %s", service.kind)
+        notifier.stopping(f"stopping the {service.kind}")
     finally:
-        await service.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        try:
+            await service.stop()
+        finally:
+            await notifier.close()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)

@@ -16,6 +16,7 @@ import peek
 from peek.config import PeekConfig
 from peek.plugin.context import ServiceResources
 from peek.plugin.discovery import PluginSpec
+from peek.plugin.lifecycle import PluginLifecycle
 from peek.services.common import (
     PLUGIN_ROUTE_PREFIX,
     HttpSite,
@@ -26,8 +27,12 @@ from peek.services.common import (
     mount_plugin_routes,
 )
 from peek.services.registry import ServiceRegistry
+from peek.storage import Storage, migrate_installation
+from peek.vortex.hub import ServerVortex
+from peek.vortex.journal import SqliteActionJournal
 from peek.vortex.link import DEFAULT_HEARTBEAT, LINK_PATH, LinkServer, Peer
 from peek.vortex.tokens import TokenInfo, TokenStore, write_secret_file
+from peek.workers import TaskClient, make_celery
 
 __all__ = [
     "SERVICE_KEY",
@@ -89,22 +94,42 @@ class ServerService:
         self.plugins = PluginHost(config, "server", specs)
         self.registry = ServiceRegistry()
         self.tokens = TokenStore(token_store_path(config))
+        # The installation's database; nothing is opened until start.
+        self.storage = Storage.from_config(config)
         self.link = LinkServer(
             self._verify,
             heartbeat=heartbeat,
             on_connect=self._peer_connected,
             on_disconnect=self._peer_disconnected,
+            max_frame=config.vortex.max_frame,
         )
         self.link.on("status", self._peer_status)
+        # Live data and actions; the action journal keeps "once per id" across restarts.
+        self.action_journal = SqliteActionJournal(
+            server_dir(config) / "vortex-actions.sqlite3",
+            retention=config.vortex.action_retention,
+        )
+        self.vortex = ServerVortex(self.name, config.vortex, self.action_journal)
+        self.vortex.attach(self.link)
         self._admin_token = ""
         self.admin_site: HttpSite | None = None
         self.exchange_site: HttpSite | None = None
+        # Queues plugins' worker tasks (ctx.resources.tasks); made at start.
+        self.tasks: TaskClient | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         install_twisted_reactor()
         self._admin_token = await loop.run_in_executor(None, ensure_admin_token, self.config)
-        lifecycle = await self.plugins.load(ServiceResources(service_name=self.name))
+        await self.action_journal.open()
+        # Connects to the broker on first use: a server without workers starts.
+        self.tasks = TaskClient(await loop.run_in_executor(None, make_celery, self.config))
+        lifecycle = await self.plugins.load(
+            ServiceResources(
+                service_name=self.name, storage=self.storage, vortex=self.vortex, tasks=self.tasks
+            ),
+            prepare=self._migrate,
+        )
 
         admin = web.Application()
         admin.add_routes(health_routes("server", self.plugins))
@@ -131,6 +156,27 @@ class ServerService:
         for site in (self.exchange_site, self.admin_site):
             if site is not None:
                 await site.stop()
+        await self.vortex.close()
+        await self.action_journal.close()
+        await self.storage.close()
+        if self.tasks is not None:
+            await self.tasks.close()
+
+    async def _migrate(self, lifecycle: PluginLifecycle, specs: Sequence[PluginSpec]) -> None:
+        """Bring the platform's and every runnable plugin's schema to head before any
+        plugin loads; a plugin whose migration fails (rolled back) fails with its dependents."""
+        runnable = [s for s in specs if s.name not in lifecycle.resolution.failed]
+        order = {name: i for i, name in enumerate(lifecycle.resolution.order)}
+        runnable.sort(key=lambda s: order.get(s.name, len(order)))
+        failed = await asyncio.get_running_loop().run_in_executor(
+            None,
+            migrate_installation,
+            self.storage,
+            runnable,
+            self.config.data_dir / "plugins" / "server",
+        )
+        for name, error in failed.items():
+            lifecycle.fail(name, error)
 
     def status(self) -> dict[str, Any]:
         """The ``peek status --json`` document: this server and every service it knows."""
@@ -193,6 +239,7 @@ class ServerService:
 
     def _peer_disconnected(self, peer: Peer) -> None:
         self.registry.disconnected(peer.kind, peer.name)
+        self.vortex.peer_gone(peer)
 
     def _peer_status(self, peer: Peer, message: dict[str, Any]) -> None:
         self.registry.update(peer.kind, peer.name, message)

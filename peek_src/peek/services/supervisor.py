@@ -5,6 +5,11 @@ its output prefixed by the service's name. A child that dies is restarted
 with capped exponential backoff. SIGTERM or SIGINT stops the children in
 reverse start order (worker, agent, client, server), each with SIGTERM and a
 grace period, and the supervisor exits 0.
+
+Under systemd the supervisor is the unit's main process: each child gets a
+notification socket of the supervisor's own (it reports ``READY=1`` there, as
+it would to systemd), and the supervisor tells systemd ``READY=1`` once all
+four are ready, feeds the watchdog and reports ``STOPPING=1``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -22,6 +29,7 @@ from pathlib import Path
 
 from peek.config import PeekConfig, ServiceKind
 from peek.services.server import token_store_path
+from peek.services.systemd import NOTIFY_ENV, WATCHDOG_ENV, SystemdNotifier
 from peek.vortex.link import Backoff
 from peek.vortex.tokens import TokenStore, write_secret_file
 
@@ -64,6 +72,9 @@ class Child:
     restarts: int = 0
     backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=30.0))
     pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    ready: bool = False
+    # The notification socket this child reports readiness on (see _listen).
+    notify_socket: socket.socket | None = None
 
 
 class Supervisor:
@@ -77,10 +88,16 @@ class Supervisor:
         log_format: str = "text",
         kinds: Sequence[ServiceKind] = START_ORDER,
         python: str = sys.executable,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         self.config = config
         self._stopping = asyncio.Event()
+        self.notifier = notifier if notifier is not None else SystemdNotifier.from_environ()
+        self.all_ready = asyncio.Event()
         env = dict(os.environ)
+        # The children report to the supervisor, never straight to systemd.
+        for key in (NOTIFY_ENV, *WATCHDOG_ENV):
+            env.pop(key, None)
         if config_path is not None:
             env["PEEK_CONFIG"] = str(config_path.resolve())
         env["PEEK__DATA_DIR"] = str(config.data_dir)
@@ -109,6 +126,9 @@ class Supervisor:
         await loop.run_in_executor(None, ensure_local_tokens, self.config)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        for child in self.children:
+            self._listen(child, loop)
+        self.notifier.status("starting the services")
         watchers = [
             loop.create_task(self._watch(child), name=f"supervise {child.kind}")
             for child in self.children
@@ -117,6 +137,7 @@ class Supervisor:
             await self._stopping.wait()
             log.info("stopping all services")
         finally:
+            self.notifier.stopping("stopping the services")
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             for child in reversed(self.children):
@@ -124,7 +145,39 @@ class Supervisor:
             for task in watchers:
                 task.cancel()
             await asyncio.wait(watchers)
+            for child in self.children:
+                if child.notify_socket is not None:
+                    loop.remove_reader(child.notify_socket.fileno())
+                    child.notify_socket.close()
+            await self.notifier.close()
         return 0
+
+    def _listen(self, child: Child, loop: asyncio.AbstractEventLoop) -> None:
+        # An abstract-namespace datagram socket per child: no file to clean
+        # up, and which child spoke is known from the socket it spoke on.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        name = f"peek-run-{os.getpid()}-{child.kind}-{secrets.token_hex(4)}"
+        sock.bind(b"\0" + name.encode())
+        sock.setblocking(False)
+        child.notify_socket = sock
+        child.env = {**child.env, NOTIFY_ENV: "@" + name}
+        loop.add_reader(sock.fileno(), self._on_notify, child)
+
+    def _on_notify(self, child: Child) -> None:
+        assert child.notify_socket is not None
+        while True:
+            try:
+                data = child.notify_socket.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            lines = data.decode(errors="replace").splitlines()
+            if "READY=1" in lines and not child.ready:
+                child.ready = True
+                log.info("%s is ready", child.kind)
+                if all(c.ready for c in self.children) and not self.all_ready.is_set():
+                    self.all_ready.set()
+                    self.notifier.ready("all services running")
+                    self.notifier.start_watchdog()
 
     async def _watch(self, child: Child) -> None:
         while not self._stopping.is_set():
@@ -134,7 +187,9 @@ class Supervisor:
             await asyncio.wait(child.pumps)
             if self._stopping.is_set():
                 return
+            child.ready = False
             ran = time.monotonic() - child.started
+            self.notifier.status(f"{child.kind} exited with code {code}; restarting")
             if ran > HEALTHY_AFTER:
                 child.backoff.reset()
             delay = child.backoff.next_delay() + 0.5

@@ -21,9 +21,12 @@ from peek.services.common import (
     install_twisted_reactor,
     mount_plugin_routes,
 )
+from peek.vortex.browser import BrowserGateway
 from peek.vortex.exchange import ExchangeClient
+from peek.vortex.hub import UpstreamVortex
 from peek.vortex.link import DEFAULT_HEARTBEAT, Backoff, LinkClient
 from peek.vortex.tokens import read_token_file
+from peek.workers import TaskDefinitionError, TaskRef, WorkerProcess, task_refs
 
 __all__ = ["AgentService", "ClientService", "UpstreamService", "WorkerService"]
 
@@ -57,6 +60,8 @@ class UpstreamService:
         self.link: LinkClient | None = None
         self._link_task: asyncio.Task[None] | None = None
         self.exchange: ExchangeClient | None = None
+        # Subscriptions and actions made before the link is up wait for it.
+        self.vortex = UpstreamVortex(self.kind, self.name, config.vortex)
 
     @property
     def server_url(self) -> str:
@@ -68,7 +73,9 @@ class UpstreamService:
         install_twisted_reactor()
         token = await loop.run_in_executor(None, read_token_file, self.config.token_file(self.kind))
         self.exchange = ExchangeClient(self.server_url, token)
-        await self.plugins.load(ServiceResources(service_name=self.name, server=self.exchange))
+        await self.plugins.load(
+            ServiceResources(service_name=self.name, server=self.exchange, vortex=self.vortex)
+        )
         await self.start_sites()
         await self.plugins.start()
         self.link = LinkClient(
@@ -77,7 +84,10 @@ class UpstreamService:
             self._hello,
             heartbeat=self._heartbeat,
             backoff=self._backoff,
+            on_connect=self.vortex.link_up,
+            max_frame=self.config.vortex.max_frame,
         )
+        self.vortex.attach(self.link)
         self._link_task = loop.create_task(self.link.run(), name=f"{self.kind} link")
 
     async def stop(self) -> None:
@@ -90,6 +100,7 @@ class UpstreamService:
             await asyncio.wait({self._link_task})
         await self.plugins.stop()
         await self.stop_sites()
+        await self.vortex.close()
         if self.exchange is not None:
             await self.exchange.close()
 
@@ -121,16 +132,31 @@ class ClientService(UpstreamService):
     def __init__(self, config: PeekConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.user_site: HttpSite | None = None
+        self.browsers = BrowserGateway(self.vortex, config.vortex, self._authenticate)
+
+    async def _authenticate(self, username: str, password: str) -> str | None:
+        """Browser logins, checked by whichever plugin provides the ``user`` API here."""
+        lifecycle = self.plugins.lifecycle
+        provider = lifecycle.resolution.providers.get("user") if lifecycle else None
+        api = None
+        if lifecycle is not None and provider is not None:
+            api = dict(lifecycle.running()).get(provider) and lifecycle.published(provider)
+        if api is None:
+            raise LookupError("no plugin provides the 'user' API on this client")
+        user = await api.authenticate(username, password)
+        return None if user is None else str(user.username)
 
     async def start_sites(self) -> None:
         assert self.plugins.lifecycle is not None
         app = web.Application()
         app.add_routes(health_routes("client", self.plugins))
+        app.add_routes(self.browsers.routes())
         mount_plugin_routes(app, self.plugins.lifecycle, "user")
         self.user_site = HttpSite("user", app, self.config.client.host, self.config.client.port)
         await self.user_site.start()
 
     async def stop_sites(self) -> None:
+        await self.browsers.close()
         if self.user_site is not None:
             await self.user_site.stop()
 
@@ -142,6 +168,47 @@ class AgentService(UpstreamService):
 
 
 class WorkerService(UpstreamService):
-    """``peek worker``: runs plugins' worker parts (Celery wiring lands with the worker issue)."""
+    """``peek worker``: runs plugins' worker parts and a Celery worker for their tasks.
+
+    The plugins' worker hooks run here, on this process's event loop, like on
+    every service. Their tasks run in a Celery worker that this service starts
+    as a child process once the plugins have started, and restarts if it
+    dies (see :mod:`peek.workers.process` for why a child and not a thread):
+    it serves the tasks of every running plugin that contributes some through
+    ``peek_worker_tasks``.
+    """
 
     kind: ServiceKind = "worker"
+
+    def __init__(self, config: PeekConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.celery: WorkerProcess | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        tasks = self._task_refs()
+        if not tasks:
+            log.info("no running plugin contributes worker tasks; no Celery worker started")
+            return
+        self.celery = WorkerProcess(self.config, tasks, hostname=f"celery@{self.name}")
+        await self.celery.start()
+
+    async def stop(self) -> None:
+        # Running tasks finish (or are killed after the grace) before the
+        # plugins that may serve them stop.
+        if self.celery is not None:
+            await self.celery.stop()
+        await super().stop()
+
+    def _task_refs(self) -> dict[str, list[TaskRef]]:
+        assert self.plugins.lifecycle is not None
+        tasks: dict[str, list[TaskRef]] = {}
+        for plugin, contributed in self.plugins.lifecycle.contributions("peek_worker_tasks"):
+            try:
+                refs = task_refs(plugin, contributed)
+            except TaskDefinitionError as exc:
+                log.error("%s: its tasks are not served", exc, extra={"plugin": plugin})
+                continue
+            if refs:
+                tasks[plugin] = refs
+        return tasks

@@ -4,6 +4,9 @@
 - each service it declares has an importable hook that the platform can run
   through load, start, stop and unload;
 - a second ``stop`` is harmless;
+- its migrations have one head and go up, down and up again, and its models
+  stay in its own namespace (on the server and worker it runs on a migrated
+  scratch SQLite database);
 - it imports no other plugin's ``_private`` package, nor Peek's own
   ``peek.services`` / ``peek.rollout`` layers.
 """
@@ -20,10 +23,13 @@ from pathlib import Path
 import peek
 from peek.config import ServiceKind
 from peek.errors import PeekError
+from peek.plugin import hookspecs
+from peek.plugin.context import ServiceResources
 from peek.plugin.discovery import PluginSpec
 from peek.plugin.lifecycle import PluginLifecycle
 from peek.services.common import install_twisted_reactor
 from peek.testing.services import installed_specs
+from peek.testing.storage import migrated_storage, storage_problems
 
 __all__ = ["ConformanceError", "assert_plugin_conforms", "forbidden_imports"]
 
@@ -47,12 +53,23 @@ def assert_plugin_conforms(name: str, *, with_plugins: Iterable[str] = ()) -> No
     spec = next(s for s in specs if s.name == name)
     if spec.package_dir is not None:
         problems += forbidden_imports(name, spec.package_dir)
+    problems += storage_problems(spec)
     for kind in spec.manifest.services:
         try:
             hook = spec.hook_factory(kind)()
         except Exception as exc:  # reported, not raised: list every problem
             problems.append(f"{kind}: hook {spec.manifest.hooks[kind]} cannot be created: {exc!r}")
             continue
+        unknown = [
+            attr
+            for attr in dir(type(hook))
+            if attr.startswith("peek_") and attr not in hookspecs.HOOK_NAMES
+        ]
+        if unknown:
+            problems.append(
+                f"{kind}: {', '.join(unknown)} match no Peek hookspec "
+                f"(known: {', '.join(hookspecs.HOOK_NAMES)}); a typo is silently ignored"
+            )
         if not any(
             callable(getattr(hook, phase, None)) for phase in ("load", "start", "stop", "unload")
         ):
@@ -66,8 +83,19 @@ async def _run_twice_stopped(kind: ServiceKind, specs: list[PluginSpec], name: s
     """Run the plugin set through its whole lifecycle on ``kind``, stopping ``name`` twice."""
     install_twisted_reactor()
     with tempfile.TemporaryDirectory() as tmp:
+        # The services with a database hand plugins a migrated one, as the server does.
+        storage, failed = (
+            await migrated_storage(Path(tmp), specs) if kind in ("server", "worker") else (None, {})
+        )
+        if failed:
+            return [f"{kind}: {error}" for error in failed.values()]
         lifecycle = PluginLifecycle(
-            kind, specs, peek_version=peek.__version__, data_root=Path(tmp), hook_timeout=10
+            kind,
+            specs,
+            peek_version=peek.__version__,
+            data_root=Path(tmp) / "plugins",
+            hook_timeout=10,
+            resources=ServiceResources(service_name=f"conformance-{kind}", storage=storage),
         )
         await lifecycle.load_all()
         await lifecycle.start_all()
@@ -81,6 +109,8 @@ async def _run_twice_stopped(kind: ServiceKind, specs: list[PluginSpec], name: s
             except Exception as exc:  # reported as a finding, not raised
                 problems.append(f"{kind}: a second stop raised {exc!r}")
         await lifecycle.unload_all()
+        if storage is not None:
+            await storage.close()
         problems += [
             f"{kind}: {s.error}"
             for s in lifecycle.status()

@@ -3,9 +3,12 @@ worker to the server's data-exchange site.
 
 The peer always dials out (``GET /link`` on the exchange port, with
 ``Authorization: Bearer <token>``), so a firewall only has to let
-"segment -> server:8011" through. Messages are JSON objects with a type in
-``"t"``; the first one a peer sends is ``hello`` naming its kind, name and
-what it runs. Both ends send WebSocket pings (aiohttp's heartbeat) and drop
+"segment -> server:8011" through. Every message is a vortex frame
+(:mod:`peek.vortex.envelope`, PROTOCOL.md): a MessagePack header whose
+``"t"`` is the message type, and an optional body; a JSON object in a text
+or binary message is accepted too (it is read as a header without a body).
+The first message a peer sends is ``hello`` naming its kind, name and what
+it runs. Both ends send WebSocket pings (aiohttp's heartbeat) and drop
 a peer that stops answering; the dialling end reconnects with capped
 exponential backoff and full jitter, and says ``hello`` again.
 
@@ -27,6 +30,7 @@ import msgspec
 from aiohttp import web
 
 from peek.errors import PeekError
+from peek.vortex.envelope import MAGIC, Frame, FrameError, decode_frame, encode_frame
 from peek.vortex.tokens import TokenInfo
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "LinkClient",
     "LinkDown",
     "LinkServer",
+    "Message",
     "Peer",
 ]
 
@@ -44,17 +49,26 @@ log = logging.getLogger(__name__)
 LINK_PATH = "/link"
 DEFAULT_HEARTBEAT = 10.0
 HELLO_TIMEOUT = 10.0
+DEFAULT_MAX_FRAME = 1 << 20
 
-Message = dict[str, Any]
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(dict[str, Any])
+_json_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class Message(dict[str, Any]):
+    """A received message: its header as a dict, and the whole ``frame`` (None for JSON)."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, header: dict[str, Any], frame: Frame | None = None) -> None:
+        super().__init__(header)
+        self.frame = frame
 
 
 class LinkDown(PeekError):
     """The link to the server is not connected right now."""
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one per connection
 class Peer:
     """A service connected to this server, as the server sees it."""
 
@@ -64,13 +78,14 @@ class Peer:
     remote: str
     hello: Message
     ws: web.WebSocketResponse = field(repr=False)
+    transport: asyncio.BaseTransport | None = field(default=None, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.kind, self.name)
 
-    async def send(self, message: Message) -> None:
-        await self.ws.send_bytes(_encoder.encode(message))
+    async def send(self, message: dict[str, Any], body: bytes = b"") -> None:
+        await self.ws.send_bytes(encode_frame(message, body))
 
 
 ServerHandler = Callable[[Peer, Message], Awaitable[None] | None]
@@ -87,8 +102,10 @@ class LinkServer:
         heartbeat: float = DEFAULT_HEARTBEAT,
         on_connect: PeerCallback | None = None,
         on_disconnect: PeerCallback | None = None,
+        max_frame: int = DEFAULT_MAX_FRAME,
     ) -> None:
         self._verify = verify
+        self._max_frame = max_frame
         self._heartbeat = heartbeat
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
@@ -119,7 +136,7 @@ class LinkServer:
             )
         ws = web.WebSocketResponse(heartbeat=self._heartbeat, autoping=True)
         await ws.prepare(request)
-        peer = await self._greet(ws, info, remote)
+        peer = await self._greet(ws, info, remote, request.transport)
         if peer is None:
             return ws
         old = self.peers.get(peer.key)
@@ -140,15 +157,19 @@ class LinkServer:
                 await _maybe_await(self._on_disconnect, peer)
         return ws
 
-    async def _greet(self, ws: web.WebSocketResponse, info: TokenInfo, remote: str) -> Peer | None:
+    async def _greet(
+        self,
+        ws: web.WebSocketResponse,
+        info: TokenInfo,
+        remote: str,
+        transport: asyncio.BaseTransport | None,
+    ) -> Peer | None:
+        hello: Message | None = None
         try:
             msg = await ws.receive(timeout=HELLO_TIMEOUT)
-            hello = (
-                _decode(msg.data)
-                if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
-                else None
-            )
-        except TimeoutError:
+            if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                hello = _decode(msg.data, self._max_frame)
+        except (TimeoutError, FrameError):
             hello = None
         if not hello or hello.get("t") != "hello":
             log.warning("service link from %s sent no hello; closing", remote)
@@ -165,13 +186,20 @@ class LinkServer:
             await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"wrong kind")
             return None
         return Peer(
-            kind=info.kind, name=info.name, token_id=info.id, remote=remote, hello=hello, ws=ws
+            kind=info.kind,
+            name=info.name,
+            token_id=info.id,
+            remote=remote,
+            hello=hello,
+            ws=ws,
+            transport=transport,
         )
 
     async def _dispatch(self, peer: Peer, data: str | bytes) -> None:
-        message = _decode(data)
-        if message is None:
-            log.warning("dropped a malformed message from %s %s", peer.kind, peer.name)
+        try:
+            message = _decode(data, self._max_frame)
+        except FrameError as exc:
+            log.warning("dropped a message from %s %s: %s", peer.kind, peer.name, exc)
             return
         handler = self._handlers.get(str(message.get("t")))
         if handler is None:
@@ -218,13 +246,15 @@ class LinkClient:
         self,
         server_url: str,
         token: str,
-        hello: Callable[[], Message],
+        hello: Callable[[], dict[str, Any]],
         *,
         heartbeat: float = DEFAULT_HEARTBEAT,
         backoff: Backoff | None = None,
         on_connect: Callable[[], Awaitable[None] | None] | None = None,
+        max_frame: int = DEFAULT_MAX_FRAME,
     ) -> None:
         self.url = server_url.rstrip("/") + LINK_PATH
+        self._max_frame = max_frame
         self._token = token
         self._hello = hello
         self._heartbeat = heartbeat
@@ -240,12 +270,19 @@ class LinkClient:
         """Route messages of ``message_type`` from the server to ``handler``."""
         self._handlers[message_type] = handler
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: dict[str, Any], body: bytes = b"") -> None:
         """Send now; raises :class:`LinkDown` while disconnected."""
+        await self.send_frame(encode_frame(message, body))
+
+    async def send_frame(self, frame: bytes) -> None:
+        """Send an encoded frame now; raises :class:`LinkDown` while disconnected."""
         ws = self._ws
         if ws is None or ws.closed:
             raise LinkDown(f"not connected to {self.url}")
-        await ws.send_bytes(_encoder.encode(message))
+        try:
+            await ws.send_bytes(frame)
+        except (ConnectionError, RuntimeError) as exc:
+            raise LinkDown(f"link to {self.url} dropped while sending: {exc}") from None
 
     async def close(self) -> None:
         self._closing = True
@@ -279,7 +316,7 @@ class LinkClient:
                 await asyncio.sleep(delay)
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        await ws.send_bytes(_encoder.encode({"t": "hello", **self._hello()}))
+        await ws.send_bytes(encode_frame({"t": "hello", **self._hello()}))
         self._ws = ws
         self.connects += 1
         self._backoff.reset()
@@ -289,9 +326,10 @@ class LinkClient:
         async for msg in ws:
             if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                 continue
-            message = _decode(msg.data)
-            if message is None:
-                log.warning("dropped a malformed message from the server")
+            try:
+                message = _decode(msg.data, self._max_frame)
+            except FrameError as exc:
+                log.warning("dropped a message from the server: %s", exc)
                 continue
             handler = self._handlers.get(str(message.get("t")))
             if handler is None:
@@ -305,11 +343,20 @@ class LinkClient:
             log.warning("link to %s closed (code %s)", self.url, ws.close_code)
 
 
-def _decode(data: str | bytes) -> Message | None:
+def _decode(data: str | bytes, max_frame: int) -> Message:
+    """A frame, or a JSON object, as a :class:`Message`; FrameError if it is neither."""
+    if isinstance(data, bytes) and data[:1] == bytes((MAGIC,)):
+        frame = decode_frame(data, max_frame)
+        return Message(frame.header, frame)
+    if len(data) > max_frame:
+        raise FrameError("too_large", f"{len(data)} bytes > {max_frame}")
     try:
-        return _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+        header = _json_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise FrameError("malformed", f"neither a vortex frame nor a JSON object: {exc}") from None
+    if not isinstance(header.get("t"), str):
+        raise FrameError("malformed", 'no message type "t"')
+    return Message(header)
 
 
 async def _maybe_await(fn: Callable[..., Any] | None, *args: Any) -> None:

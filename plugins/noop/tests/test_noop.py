@@ -43,3 +43,18 @@ async def test_noop_agent_start_returns_a_deferred_that_the_platform_awaits(
     agent = await peek_upstream("agent", server, ["peek_plugin_noop"])
     (status,) = agent.plugins.lifecycle.status()
     assert status.state.value == "started"
+
+
+async def test_noop_server_keeps_its_pings_in_its_own_table_across_restarts(
+    peek_server, peek_config
+):
+    server = await peek_server(["peek_plugin_noop"], config=peek_config)
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            async with session.get(server.admin_site.url + "/plugins/noop/ping") as response:
+                assert response.status == 200
+        await server.stop()
+        restarted = await peek_server(["peek_plugin_noop"], config=peek_config)
+        async with session.get(restarted.admin_site.url + "/plugins/noop/pings") as response:
+            body = await response.json()
+    assert body == {"pings": 3}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import argon2
 import pytest
 from argon2 import extract_parameters
 
@@ -46,12 +49,21 @@ def config_for(data_dir: Path, **plugin_table: Any) -> PeekConfig:
 
 
 def users_file(config: PeekConfig) -> Path:
+    """Where the plugin kept its users before it had tables (imported by a migration)."""
     return config.data_dir / "plugins" / "server" / PLUGIN / "users.json"
 
 
+def namespace_file(config: PeekConfig) -> Path:
+    """The SQLite file of the plugin's namespace in the embedded default database."""
+    return config.data_dir / "server" / "database" / f"peek.{PLUGIN}.sqlite"
+
+
 def stored_hash(config: PeekConfig, username: str) -> str:
-    document = json.loads(users_file(config).read_text(encoding="utf-8"))
-    return str(next(u["password_hash"] for u in document["users"] if u["username"] == username))
+    with contextlib.closing(sqlite3.connect(namespace_file(config))) as db:
+        (found,) = db.execute(
+            "SELECT password_hash FROM user_account WHERE username = ?", (username,)
+        ).fetchone()
+    return str(found)
 
 
 @pytest.fixture
@@ -83,14 +95,15 @@ async def test_stored_password_is_an_argon2id_hash_not_the_password(
     users: UserApi, config: PeekConfig
 ) -> None:
     await users.create_user("alice", "correct horse battery staple")
-    text = users_file(config).read_text(encoding="utf-8")
-    assert "correct horse battery staple" not in text
+    assert b"correct horse battery staple" not in namespace_file(config).read_bytes()
     assert stored_hash(config, "alice").startswith("$argon2id$")
 
 
-async def test_users_file_is_readable_by_its_owner_only(users: UserApi, config: PeekConfig) -> None:
+async def test_users_database_file_is_readable_by_its_owner_only(
+    users: UserApi, config: PeekConfig
+) -> None:
     await users.create_user("alice", "pw")
-    assert stat.S_IMODE(users_file(config).stat().st_mode) == 0o600
+    assert stat.S_IMODE(namespace_file(config).stat().st_mode) == 0o600
 
 
 async def test_authenticate_accepts_the_right_password(users: UserApi) -> None:
@@ -211,6 +224,36 @@ async def test_users_survive_a_server_restart(peek_server: Factory, config: Peek
     assert await user_api(restarted).authenticate("alice", "pw") is not None
 
 
+async def test_a_legacy_users_file_is_imported_once_by_a_data_migration(
+    peek_server: Factory, config: PeekConfig
+) -> None:
+    legacy_hash = argon2.PasswordHasher(**FAST_HASH).hash("old-secret")
+    document = {
+        "format": 1,
+        "users": [
+            {
+                "username": "Alice",
+                "display_name": "Alice L.",
+                "is_admin": True,
+                "password_hash": legacy_hash,
+            }
+        ],
+    }
+    users_file(config).parent.mkdir(parents=True)
+    users_file(config).write_text(json.dumps(document), encoding="utf-8")
+
+    server = await peek_server([PLUGIN], config=config)
+    imported = user_api(server)
+
+    assert await imported.get_user("alice") == User("alice", "Alice L.", is_admin=True)
+    assert await imported.authenticate("alice", "old-secret") is not None
+    await imported.delete_user("alice")
+    await server.stop()
+    # Imported once: the file is still there, but a restart does not bring her back.
+    restarted = await peek_server([PLUGIN], config=config)
+    assert await user_api(restarted).get_user("alice") is None
+
+
 async def test_a_corrupt_users_file_fails_the_plugin_and_is_kept(
     peek_server: Factory, config: PeekConfig
 ) -> None:
@@ -220,6 +263,7 @@ async def test_a_corrupt_users_file_fails_the_plugin_and_is_kept(
     server = await peek_server([PLUGIN], config=config)
 
     assert server.plugins.lifecycle.state(PLUGIN) is PluginState.FAILED
+    assert "users.json is not valid JSON" in str(server.plugins.lifecycle.error(PLUGIN))
     assert users_file(config).read_text(encoding="utf-8") == "{not json"
 
 

@@ -21,8 +21,7 @@ from aiohttp import web
 from peek.errors import ConfigError
 from peek.plugin import PluginContext, PluginHook, hookimpl
 from peek_plugin_user._private.config import UserConfig
-from peek_plugin_user._private.directory import USERS_FILE, UserDirectory
-from peek_plugin_user._private.storage import JsonFile
+from peek_plugin_user._private.directory import UserDirectory
 from peek_plugin_user._private.wire import user_to_json
 
 
@@ -32,9 +31,9 @@ class ServerHook(PluginHook):
 
     async def load(self, ctx: PluginContext) -> None:
         config = UserConfig.parse(ctx.config)
-        # The platform made ctx.data_dir before load; the file I/O runs in an executor.
-        path = ctx.data_dir / USERS_FILE
-        directory = UserDirectory(JsonFile(path), config.hash_params.hasher(), ctx.logger)
+        # The platform ran the plugin's migrations (tables, and the import of a
+        # users.json from before them) before this load.
+        directory = UserDirectory(ctx.storage, config.hash_params.hasher(), ctx.logger)
         await directory.open()
         if config.initial_admin and not await directory.list_users():
             await _create_initial_admin(directory, config)

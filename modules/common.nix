@@ -1,0 +1,292 @@
+# Options every Peek service shares (services.peek.*), the one configuration
+# file, the Python environment, the peek user, peek.target, and the local
+# database, broker and result backend when asked to create them.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    mkOption
+    mkEnableOption
+    mkIf
+    mkMerge
+    types
+    literalExpression
+    optional
+    optionalAttrs
+    ;
+  cfg = config.services.peek;
+  format = pkgs.formats.toml { };
+  kinds = [
+    "server"
+    "client"
+    "agent"
+    "worker"
+  ];
+  enabled = lib.filter (kind: cfg.${kind}.enable) kinds;
+  stateDirectory = lib.removePrefix "/var/lib/" cfg.dataDir;
+
+  # The generation lock written by a rollout: plugin name -> version, the
+  # wheel's sha256 and its path relative to the lock. Each wheel is taken
+  # into the store by content; a file that does not match the lock fails
+  # evaluation.
+  lock = if cfg.generationLock == null then null else lib.importJSON cfg.generationLock;
+  lockPlugins =
+    if lock == null then
+      [ ]
+    else
+      lib.mapAttrsToList (
+        pname: entry:
+        cfg.package.python.pkgs.buildPythonPackage {
+          inherit pname;
+          inherit (entry) version;
+          format = "wheel";
+          src = builtins.path {
+            path = dirOf cfg.generationLock + "/${entry.wheel}";
+            name = baseNameOf entry.wheel;
+            recursive = false;
+            inherit (entry) sha256;
+          };
+        }
+      ) (lock.plugins or { });
+
+  urlOption =
+    what:
+    mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = ''
+        URL of the ${what}. Secrets in it belong in
+        {option}`services.peek.environmentFile` instead (the matching
+        `PEEK__...` variable), since this value ends up in the Nix store.
+      '';
+    };
+  localDatabaseUrl = "postgresql+asyncpg://${cfg.user}@/${cfg.user}?host=/run/postgresql";
+  databaseUrl = if cfg.database.createLocally then localDatabaseUrl else cfg.database.url;
+  brokerUrl = if cfg.broker.createLocally then "amqp://guest:guest@127.0.0.1:5672//" else cfg.broker.url;
+  resultBackendUrl =
+    if cfg.resultBackend.createLocally then "redis://127.0.0.1:6379/0" else cfg.resultBackend.url;
+in
+{
+  options.services.peek = {
+    package = mkOption {
+      type = types.package;
+      default = pkgs.peek;
+      defaultText = literalExpression "pkgs.peek";
+      description = ''
+        The Peek platform (from Peek's overlay). Its `withPlugins` function
+        builds the environment the services run in.
+      '';
+    };
+
+    plugins = mkOption {
+      type = types.listOf types.package;
+      default = [ ];
+      example = literalExpression "with pkgs.python3Packages; [ peek-plugin-user peek-plugin-active-task ]";
+      description = ''
+        Plugin packages built into the services' Python environment. The
+        same set always gives the same environment; every installed plugin
+        is enabled unless `settings.plugins.enabled` names a subset.
+      '';
+    };
+
+    generationLock = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "./generation.json";
+      description = ''
+        A rollout's generation lock (JSON: `plugins.<name> = { version,
+        sha256, wheel }`, wheel paths relative to the lock). Its plugins are
+        built from their wheels and added to {option}`services.peek.plugins`.
+        In a flake this is a file of the system flake itself, so evaluation
+        stays pure; see `peek-rollout.service`.
+      '';
+    };
+
+    environment = mkOption {
+      type = types.package;
+      readOnly = true;
+      description = "The Python environment the services run: the platform and the plugins.";
+    };
+
+    settings = mkOption {
+      type = types.submodule { freeformType = format.type; };
+      default = { };
+      example = {
+        plugins.hook_timeout = 60;
+        plugin.peek_plugin_noop.greeting = "hello";
+      };
+      description = ''
+        Peek's configuration, rendered to the TOML file every service reads
+        (see Peek's README). The typed options below fill in their keys;
+        anything else (plugin tables, `plugins.enabled`) goes here. No
+        secrets: they would land in the Nix store.
+      '';
+    };
+
+    configFile = mkOption {
+      type = types.path;
+      readOnly = true;
+      description = "The rendered configuration file.";
+    };
+
+    dataDir = mkOption {
+      type = types.str;
+      default = "/var/lib/peek";
+      description = "Where Peek keeps its state (a directory under /var/lib, made by systemd).";
+    };
+
+    user = mkOption {
+      type = types.str;
+      default = "peek";
+      description = ''
+        The user the services run as; also the PostgreSQL role when the
+        database is created locally (peer authentication).
+      '';
+    };
+
+    group = mkOption {
+      type = types.str;
+      default = "peek";
+      description = "The services' group.";
+    };
+
+    environmentFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/peek.env";
+      description = ''
+        A root-only file of `PEEK__SECTION__KEY=value` lines for secrets
+        (database password, broker credentials), read by every unit.
+      '';
+    };
+
+    watchdogSec = mkOption {
+      type = types.ints.positive;
+      default = 60;
+      description = "systemd restarts a service whose event loop has not answered for this long.";
+    };
+
+    database = {
+      createLocally = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Run PostgreSQL on this host with a database and a role named after
+          {option}`services.peek.user`, reached through its unix socket
+          with peer authentication (no password anywhere).
+        '';
+      };
+      url = urlOption "database (null: an SQLite file in the data directory)";
+    };
+
+    broker = {
+      createLocally = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Run RabbitMQ on this host as the task broker.";
+      };
+      url = urlOption "task broker (null: the embedded default)";
+    };
+
+    resultBackend = {
+      createLocally = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Run Redis on this host (127.0.0.1:6379) as the task result backend.";
+      };
+      url = urlOption "task result backend";
+    };
+  };
+
+  config = mkIf (enabled != [ ]) (mkMerge [
+    {
+      assertions = [
+        {
+          assertion = lib.hasPrefix "/var/lib/" cfg.dataDir && stateDirectory != "";
+          message = "services.peek.dataDir must be a directory under /var/lib (systemd's StateDirectory), not '${cfg.dataDir}'.";
+        }
+        {
+          assertion = !(cfg.database.createLocally && cfg.database.url != null);
+          message = "services.peek.database: set either createLocally or url, not both.";
+        }
+        {
+          assertion = !(cfg.broker.createLocally && cfg.broker.url != null);
+          message = "services.peek.broker: set either createLocally or url, not both.";
+        }
+        {
+          assertion = !(cfg.resultBackend.createLocally && cfg.resultBackend.url != null);
+          message = "services.peek.resultBackend: set either createLocally or url, not both.";
+        }
+      ];
+
+      services.peek = {
+        environment = cfg.package.withPlugins (cfg.plugins ++ lockPlugins);
+        configFile = format.generate "peek.toml" cfg.settings;
+        settings = {
+          data_dir = cfg.dataDir;
+        }
+        // optionalAttrs (databaseUrl != null) { server.database_url = databaseUrl; }
+        // optionalAttrs (brokerUrl != null || resultBackendUrl != null) {
+          worker =
+            optionalAttrs (brokerUrl != null) { broker_url = brokerUrl; }
+            // optionalAttrs (resultBackendUrl != null) { result_backend = resultBackendUrl; };
+        };
+      };
+
+      users.users.${cfg.user} = {
+        isSystemUser = true;
+        inherit (cfg) group;
+        home = cfg.dataDir;
+        description = "Peek appliance services";
+      };
+      users.groups.${cfg.group} = { };
+
+      # `peek token create ...` as root or the peek user, against this
+      # host's configuration and data.
+      environment.systemPackages = [
+        (pkgs.writeShellScriptBin "peek" ''
+          export PEEK_CONFIG=${cfg.configFile}
+          export PEEK__DATA_DIR=${cfg.dataDir}
+          exec ${cfg.environment}/bin/peek "$@"
+        '')
+      ];
+
+      systemd.targets.peek = {
+        description = "Peek appliance services";
+        wantedBy = [ "multi-user.target" ];
+      };
+    }
+
+    (mkIf cfg.database.createLocally {
+      services.postgresql = {
+        enable = true;
+        ensureDatabases = [ cfg.user ];
+        ensureUsers = [
+          {
+            name = cfg.user;
+            ensureDBOwnership = true;
+          }
+        ];
+      };
+    })
+
+    (mkIf cfg.broker.createLocally {
+      services.rabbitmq = {
+        enable = true;
+        listenAddress = "127.0.0.1";
+      };
+    })
+
+    (mkIf cfg.resultBackend.createLocally {
+      services.redis.servers.peek = {
+        enable = true;
+        bind = "127.0.0.1";
+        port = 6379;
+      };
+    })
+  ]);
+}

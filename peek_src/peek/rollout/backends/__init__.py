@@ -1,0 +1,1 @@
+"""Host backends: :mod:`.plain` here; the NixOS backend belongs to the appliance."""

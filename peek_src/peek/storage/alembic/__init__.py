@@ -1,0 +1,1 @@
+"""The one Alembic environment (``env.py``) and revision template every Peek history uses."""

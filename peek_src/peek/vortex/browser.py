@@ -1,0 +1,368 @@
+"""Browsers on the client's user site: login, the vortex WebSocket, the action POST.
+
+Routes (mounted by the client service; PROTOCOL.md has the wire details):
+
+- ``POST /vortex/login`` ``{"username", "password"}`` -> ``{"user", "session"}``
+  and a ``peek_session`` cookie (HttpOnly, SameSite=Strict); 401 if refused.
+- ``POST /vortex/logout`` ends the session.
+- ``GET /vortex/ws``: the WebSocket. The session comes from the cookie or
+  ``Authorization: Bearer <session>``; without one the socket is anonymous
+  and may use only what handlers allow anonymously.
+- ``POST /vortex/action``: one ``act`` frame in, its ``reply``/``err`` frame out,
+  for browsers that cannot keep a socket.
+
+Sessions live in the client's memory: a client restart logs browsers out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from peek.config import VortexConfig
+from peek.vortex.envelope import FrameError, decode_frame, encode_frame, selector_id
+from peek.vortex.hub import UpstreamVortex, _routing, error_frame
+from peek.vortex.outbox import Outbox
+
+__all__ = [
+    "ACTION_PATH",
+    "CONTENT_TYPE",
+    "LOGIN_PATH",
+    "SESSION_COOKIE",
+    "WS_PATH",
+    "Authenticator",
+    "BrowserGateway",
+    "SessionStore",
+]
+
+log = logging.getLogger(__name__)
+
+WS_PATH = "/vortex/ws"
+ACTION_PATH = "/vortex/action"
+LOGIN_PATH = "/vortex/login"
+LOGOUT_PATH = "/vortex/logout"
+SESSION_COOKIE = "peek_session"
+CONTENT_TYPE = "application/x-peek-vortex"
+MAX_SESSIONS = 100_000
+MAX_INFLIGHT_ACTIONS = 64
+MAX_LOGIN_BODY = 4096
+
+#: ``(username, password) -> the (folded) username, or None if refused``.
+Authenticator = Callable[[str, str], Awaitable[str | None]]
+
+_ERROR_STATUS = {
+    "malformed": 400,
+    "truncated": 400,
+    "unknown_tuple": 400,
+    "too_large": 413,
+    "unauthenticated": 401,
+    "no_handler": 404,
+    "conflict": 409,
+    "timeout": 504,
+    "busy": 429,
+}
+
+
+@dataclass
+class _Session:
+    user: str
+    seen: float
+
+
+class SessionStore:
+    """Browser sessions of one client: random tokens, expiring after ``idle`` seconds unused."""
+
+    def __init__(self, idle: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.idle = idle
+        self._clock = clock
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    def create(self, user: str) -> str:
+        token = secrets.token_urlsafe(32)
+        self._sessions[token] = _Session(user, self._clock())
+        while len(self._sessions) > MAX_SESSIONS:
+            self._sessions.popitem(last=False)
+        return token
+
+    def user(self, token: str | None) -> str | None:
+        """The user of a live session (and it counts as used now), else None."""
+        if not token:
+            return None
+        session = self._sessions.get(token)
+        now = self._clock()
+        if session is None:
+            return None
+        if now - session.seen > self.idle:
+            del self._sessions[token]
+            return None
+        session.seen = now
+        self._sessions.move_to_end(token)
+        return session.user
+
+    def end(self, token: str | None) -> None:
+        if token:
+            self._sessions.pop(token, None)
+
+
+def session_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.cookies.get(SESSION_COOKIE)
+
+
+class BrowserConnection:
+    """One browser WebSocket: a sink of the client's subscriptions."""
+
+    def __init__(
+        self,
+        gateway: BrowserGateway,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        user: str | None,
+    ) -> None:
+        self.gateway = gateway
+        self.ws = ws
+        self.user = user
+        self.anonymous = user is None
+        self.sids: set[str] = set()
+        self.actions: set[asyncio.Task[None]] = set()
+        transport = request.transport
+
+        def abort(reason: str) -> None:
+            if transport is not None:
+                transport.abort()
+
+        self.outbox = Outbox(
+            f"browser {request.remote} ({user or 'anonymous'})",
+            ws.send_bytes,
+            transport,
+            abort,
+            max_queued=gateway.config.max_queued,
+            stall_timeout=gateway.config.stall_timeout,
+        )
+
+    async def deliver(self, sid: str, frame: bytes, *, data: bool) -> None:
+        if not data:
+            self.sids.discard(sid)
+        await self.outbox.push(frame, sid if data else None)
+
+    async def send(self, frame: bytes) -> None:
+        await self.outbox.push(frame)
+
+    async def handle(self, data: bytes) -> None:
+        """One message from the browser; refusals are answered, not raised."""
+        config = self.gateway.config
+        try:
+            frame = decode_frame(data, config.max_frame)
+        except FrameError as exc:
+            log.warning("refused a frame from %s: %s", self.outbox.name, exc)
+            await self.send(error_frame(exc.code, exc.reason))
+            return
+        kind = frame.type
+        hub = self.gateway.hub
+        if kind == "ping":
+            await self.send(encode_frame({"t": "pong", **_echo_id(frame.header)}))
+        elif kind in ("sub", "unsub"):
+            try:
+                plugin, key, selector = _routing(frame.header)
+            except FrameError as exc:
+                log.warning("refused %s from %s: %s", kind, self.outbox.name, exc)
+                await self.send(error_frame(exc.code, exc.reason, **_echo_id(frame.header)))
+                return
+            sid = selector_id(plugin, key, selector)
+            if kind == "sub":
+                if sid not in self.sids:
+                    self.sids.add(sid)
+                    await hub.subscribe(self, plugin, key, selector)
+            elif sid in self.sids:
+                self.sids.discard(sid)
+                hub.unsubscribe(self, sid)
+        elif kind == "act":
+            if len(self.actions) >= MAX_INFLIGHT_ACTIONS:
+                await self.send(
+                    error_frame(
+                        "busy",
+                        f"over {MAX_INFLIGHT_ACTIONS} actions waiting",
+                        **_echo_id(frame.header),
+                    )
+                )
+                return
+            task = asyncio.get_running_loop().create_task(
+                self._act(frame), name=f"action from {self.outbox.name}"
+            )
+            self.actions.add(task)
+            task.add_done_callback(self.actions.discard)
+        else:
+            log.warning("refused message type %r from %s", kind, self.outbox.name)
+            await self.send(error_frame("malformed", f"unknown message type {kind!r}"))
+
+    async def _act(self, frame: Any) -> None:
+        reply = await self.gateway.hub.forward_action(frame, user=self.user, browser=True)
+        await self.send(reply)
+
+    def close(self) -> None:
+        self.outbox.close()
+        for task in self.actions:
+            task.cancel()
+        self.gateway.hub.drop_sink(self, list(self.sids))
+        self.sids.clear()
+
+
+def _echo_id(header: dict[str, Any]) -> dict[str, Any]:
+    action_id = header.get("id")
+    return {"id": action_id} if isinstance(action_id, str) else {}
+
+
+class BrowserGateway:
+    """The browser side of a client's vortex: routes for the user site."""
+
+    def __init__(
+        self,
+        hub: UpstreamVortex,
+        config: VortexConfig,
+        authenticate: Authenticator | None,
+    ) -> None:
+        self.hub = hub
+        self.config = config
+        self._authenticate = authenticate
+        self.sessions = SessionStore(config.session_idle)
+        self.connections: set[BrowserConnection] = set()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(LOGIN_PATH, self.login),
+            web.post(LOGOUT_PATH, self.logout),
+            web.get(WS_PATH, self.websocket),
+            web.post(ACTION_PATH, self.action),
+        ]
+
+    async def close(self) -> None:
+        for conn in list(self.connections):
+            await conn.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"client stopping")
+
+    # -- login -----------------------------------------------------------
+
+    async def login(self, request: web.Request) -> web.Response:
+        if self._authenticate is None:
+            raise web.HTTPServiceUnavailable(text="no plugin provides 'user' logins here")
+        if (request.content_length or 0) > MAX_LOGIN_BODY:
+            raise web.HTTPRequestEntityTooLarge(MAX_LOGIN_BODY, request.content_length or 0)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="the body must be JSON") from None
+        username = body.get("username") if isinstance(body, dict) else None
+        password = body.get("password") if isinstance(body, dict) else None
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise web.HTTPBadRequest(text="'username' and 'password' must be strings")
+        try:
+            user = await self._authenticate(username, password)
+        except Exception as exc:  # isolation boundary: the user plugin / the server
+            log.warning("login of %r could not be checked: %s", username, exc)
+            raise web.HTTPServiceUnavailable(text="logins cannot be checked right now") from None
+        if user is None:
+            log.info("refused login of %r from %s", username, request.remote)
+            raise web.HTTPUnauthorized(text="wrong username or password")
+        token = self.sessions.create(user)
+        response = web.json_response({"user": user, "session": token})
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            path="/",
+        )
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        self.sessions.end(session_token(request))
+        response = web.json_response({"user": None})
+        response.del_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- the socket ----------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        _check_origin(request)
+        token = session_token(request)
+        user = self.sessions.user(token)
+        if token and user is None:
+            raise web.HTTPUnauthorized(text="the session expired; log in again")
+        ws = web.WebSocketResponse(
+            heartbeat=self.config.heartbeat,
+            autoping=True,
+            compress=False,  # bodies are compressed already, and fan-out sends one frame to many
+            max_msg_size=self.config.max_frame * 2,
+        )
+        await ws.prepare(request)
+        conn = BrowserConnection(self, ws, request, user)
+        self.connections.add(conn)
+        try:
+            await conn.send(
+                encode_frame({"t": "welcome", "user": user, "heartbeat": self.config.heartbeat})
+            )
+            async for msg in ws:
+                if msg.type is aiohttp.WSMsgType.BINARY:
+                    await conn.handle(msg.data)
+                elif msg.type is aiohttp.WSMsgType.TEXT:
+                    await conn.send(error_frame("malformed", "vortex frames are binary messages"))
+        finally:
+            self.connections.discard(conn)
+            conn.close()
+        return ws
+
+    # -- the POST fallback ---------------------------------------------------
+
+    async def action(self, request: web.Request) -> web.Response:
+        _check_origin(request)
+        if request.content_type != CONTENT_TYPE:
+            # A type no HTML form can send: cross-site forms cannot post actions.
+            raise web.HTTPUnsupportedMediaType(text=f"send {CONTENT_TYPE}")
+        limit = self.config.max_frame
+        if (request.content_length or 0) > limit:
+            return _frame_response(error_frame("too_large", f"over {limit} bytes"))
+        data = await request.content.read(limit + 1)
+        try:
+            frame = decode_frame(data, limit)
+            if frame.type != "act":
+                raise FrameError("malformed", f"POST {ACTION_PATH} takes an act frame")
+        except FrameError as exc:
+            log.warning("refused a posted frame from %s: %s", request.remote, exc)
+            return _frame_response(error_frame(exc.code, exc.reason))
+        user = self.sessions.user(session_token(request))
+        reply = await self.hub.forward_action(frame, user=user, browser=True)
+        return _frame_response(reply)
+
+
+def _frame_response(frame: bytes) -> web.Response:
+    status = 200
+    try:
+        header = decode_frame(frame, len(frame)).header
+        if header.get("t") == "err":
+            status = _ERROR_STATUS.get(str(header.get("code")), 502)
+    except FrameError:
+        status = 502
+    return web.Response(body=frame, status=status, content_type=CONTENT_TYPE)
+
+
+def _check_origin(request: web.Request) -> None:
+    # Browsers send Origin on WebSocket handshakes and POSTs; a page from
+    # another site must not use this user's session (cross-site WebSocket hijacking).
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser (services, tests, command-line tools)
+    if origin == "null" or urlsplit(origin).netloc != request.host:
+        log.warning("refused %s from origin %s (host %s)", request.path, origin, request.host)
+        raise web.HTTPForbidden(text="cross-origin use of the vortex is not allowed")

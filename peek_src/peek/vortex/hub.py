@@ -1,0 +1,775 @@
+"""Observables and actions on one service: :class:`ServerVortex` and :class:`UpstreamVortex`.
+
+Both implement :class:`peek.plugin.VortexApi` (``ctx.resources.vortex``).
+
+Observables. A *subscription* is one (plugin, key, selector); it has a set
+of *sinks* (browser sockets, linked services, local observers), the latest
+data frame, and a *source*: a local provider (``provide``; on the server,
+or a client plugin replacing the server for a key) or, on a client, agent
+or worker, the one upstream subscription to the server. New sinks get the
+cached frame at once; every new frame goes to every sink, encoded once.
+On an upstream service, a subscription nobody watches is torn down (and
+unsubscribed upstream) after ``grace`` seconds; on reconnect every live
+subscription is sent again.
+
+Actions. The server runs each action id once (:mod:`peek.vortex.journal`);
+upstream services keep every unanswered action and send it again after a
+reconnect, until it is answered or its timeout passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from peek.config import VortexConfig
+from peek.plugin.tuples import Tuple, TupleError, UnknownTuple, tuple_name
+from peek.plugin.vortex import (
+    ActionError,
+    ActionHandler,
+    ActionTimeout,
+    Caller,
+    ObservableHandler,
+    Observer,
+    Selector,
+    VortexError,
+)
+from peek.vortex.codec import TupleRegistry
+from peek.vortex.envelope import Frame, FrameError, decode_frame, encode_frame, selector_id
+from peek.vortex.journal import ActionJournal, ClaimState
+from peek.vortex.link import LinkClient, LinkDown, LinkServer, Message, Peer
+from peek.vortex.outbox import Outbox
+
+__all__ = [
+    "MAX_ACTION_ID",
+    "LocalObserver",
+    "ServerVortex",
+    "Sink",
+    "UpstreamVortex",
+    "error_frame",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_ACTION_ID = 128
+_SCALAR = (str, int, bool, type(None))
+
+
+class Sink(Protocol):
+    """Where a subscription's frames go: a browser socket, a linked service, a local observer."""
+
+    anonymous: bool
+
+    async def deliver(self, sid: str, frame: bytes, *, data: bool) -> None:
+        """Take one frame of subscription ``sid`` (``data``: coalescible, else an error)."""
+        ...
+
+
+def error_frame(code: str, message: str, **routing: Any) -> bytes:
+    """An ``err`` frame; ``routing`` adds ``id`` or ``plugin``/``key``/``selector``."""
+    return encode_frame({"t": "err", **routing, "code": code, "msg": message})
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(plugin, key) of a tuple name ``<plugin>.<Name>``; VortexError if it is not one."""
+    plugin, dot, name = key.partition(".")
+    if not plugin or not dot or not name:
+        raise VortexError(f"{key!r} is not a tuple name '<plugin>.<Name>'")
+    return plugin, key
+
+
+def check_selector(selector: Any) -> dict[str, Any]:
+    """``selector`` as a dict; FrameError unless a flat map of str to str/int/bool/None."""
+    if selector is None:
+        return {}
+    if not isinstance(selector, Mapping):
+        raise FrameError("malformed", "a selector is a map")
+    for name, value in selector.items():
+        if not isinstance(name, str) or not isinstance(value, _SCALAR):
+            raise FrameError(
+                "malformed", f"selector entry {name!r}: values are str, int, bool or null"
+            )
+    return dict(selector)
+
+
+def _routing(header: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    key = header.get("key")
+    if not isinstance(key, str):
+        raise FrameError("malformed", 'no "key"')
+    try:
+        plugin, key = split_key(key)
+    except VortexError as exc:
+        raise FrameError("malformed", str(exc)) from None
+    if header.get("plugin", plugin) != plugin:
+        raise FrameError("malformed", f'"plugin" {header.get("plugin")!r} does not own {key!r}')
+    return plugin, key, check_selector(header.get("selector"))
+
+
+@dataclass(eq=False)
+class _Provider:
+    handler: ObservableHandler
+    anonymous: bool
+
+
+@dataclass(eq=False)
+class _Processor:
+    handler: ActionHandler
+    anonymous: bool
+
+
+@dataclass(eq=False)
+class _Sub:
+    sid: str
+    plugin: str
+    key: str
+    selector: dict[str, Any]
+    sinks: dict[Sink, None] = field(default_factory=dict)
+    frame: bytes | None = None
+    # Whether browsers without a login may watch; None until the source says.
+    anonymous: bool | None = None
+    upstream: bool = False
+    teardown: asyncio.TimerHandle | None = None
+
+    def routing(self) -> dict[str, Any]:
+        return {"plugin": self.plugin, "key": self.key, "selector": self.selector}
+
+
+class LocalObserver:
+    """A sink that decodes frames for a plugin's ``observe`` callback."""
+
+    anonymous = False
+
+    def __init__(self, hub: _VortexBase, sid: str, observer: Observer) -> None:
+        self._hub = hub
+        self._sid = sid
+        self._observer = observer
+        self.closed = False
+
+    async def deliver(self, sid: str, frame: bytes, *, data: bool) -> None:
+        if self.closed:
+            return
+        try:
+            parsed = decode_frame(frame, self._hub.config.max_frame)
+            if not data:
+                log.warning(
+                    "observing %s failed: %s %s",
+                    parsed.header.get("key"),
+                    parsed.header.get("code"),
+                    parsed.header.get("msg"),
+                )
+                return
+            tuples = self._hub.registry.decode(parsed.payload(self._hub.config.max_frame))
+            result = self._observer(tuples)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:  # isolation boundary: one plugin's observer
+            log.exception("an observer of %s failed", sid.replace("\x1f", " "))
+
+    def close(self) -> None:
+        self.closed = True
+        self._hub.unsubscribe(self, self._sid)
+
+
+class _VortexBase:
+    """What server and upstream services share: tuples and subscriptions."""
+
+    kind: str
+
+    def __init__(self, service_name: str, config: VortexConfig) -> None:
+        self.service_name = service_name
+        self.config = config
+        self.registry = TupleRegistry()
+        self._providers: dict[str, _Provider] = {}
+        self._subs: dict[str, _Sub] = {}
+        self._dirty: set[str] = set()
+        self._flush: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- the plugin API ------------------------------------------------------
+
+    def register_tuples(self, plugin: str, *types: type[Tuple]) -> None:
+        self.registry.register(plugin, *types)
+
+    def provide(self, key: str, handler: ObservableHandler, *, anonymous: bool = False) -> None:
+        split_key(key)
+        self._providers[key] = _Provider(handler, anonymous)
+
+    def notify(self, key: str, selector: Selector | None = None) -> None:
+        want = None if selector is None else selector_id(split_key(key)[0], key, selector)
+        for sub in self._subs.values():
+            if sub.key == key and not sub.upstream and (want is None or sub.sid == want):
+                self._dirty.add(sub.sid)
+        if self._dirty and self._flush is None:
+            self._flush = self._spawn(self._refresh_dirty(), "vortex notify")
+
+    def observe(self, key: str, selector: Selector, observer: Observer) -> LocalObserver:
+        plugin, key = split_key(key)
+        sel = check_selector(selector)
+        sid = selector_id(plugin, key, sel)
+        sink = LocalObserver(self, sid, observer)
+
+        async def start() -> None:
+            await self.subscribe(sink, plugin, key, sel)
+            if sink.closed:  # closed before it started
+                self.unsubscribe(sink, sid)
+
+        self._spawn(start(), f"observe {key}")
+        return sink
+
+    # -- subscriptions -------------------------------------------------------
+
+    @property
+    def subscriptions(self) -> dict[str, int]:
+        """Live subscriptions and their number of sinks (for status and tests)."""
+        return {sid: len(sub.sinks) for sid, sub in self._subs.items()}
+
+    async def subscribe(self, sink: Sink, plugin: str, key: str, selector: dict[str, Any]) -> str:
+        """Add ``sink`` to a subscription, opening it if new; the subscription id."""
+        sid = selector_id(plugin, key, selector)
+        sub = self._subs.get(sid)
+        new = sub is None
+        if sub is None:
+            sub = self._subs[sid] = _Sub(sid, plugin, key, selector)
+        if sub.teardown is not None:
+            sub.teardown.cancel()
+            sub.teardown = None
+        if sink.anonymous and sub.anonymous is False:
+            await sink.deliver(sid, self._refusal(sub), data=False)
+            return sid
+        sub.sinks[sink] = None
+        if new:
+            await self._open(sub)
+        elif sub.frame is not None and (sub.anonymous or not sink.anonymous):
+            await sink.deliver(sid, sub.frame, data=True)
+        return sid
+
+    def unsubscribe(self, sink: Sink, sid: str) -> None:
+        sub = self._subs.get(sid)
+        if sub is None or sub.sinks.pop(sink, False) is False:
+            return
+        self._idle(sub)
+
+    def _idle(self, sub: _Sub) -> None:
+        """Schedule the end of a subscription left without sinks."""
+        if not sub.sinks and sub.teardown is None:
+            sub.teardown = asyncio.get_running_loop().call_later(
+                self.config.grace if sub.upstream else 0, self._tear_down, sub.sid
+            )
+
+    def drop_sink(self, sink: Sink, sids: Sequence[str] | None = None) -> None:
+        """Remove ``sink`` from every subscription (or from ``sids``): it is gone."""
+        for sid in list(self._subs) if sids is None else sids:
+            self.unsubscribe(sink, sid)
+
+    def _tear_down(self, sid: str) -> None:
+        sub = self._subs.get(sid)
+        if sub is None or sub.sinks:
+            return
+        del self._subs[sid]
+        self._dirty.discard(sid)
+        if sub.upstream:
+            self._close_upstream(sub)
+
+    async def _open(self, sub: _Sub) -> None:
+        provider = self._providers.get(sub.key)
+        if provider is not None:
+            sub.anonymous = provider.anonymous
+            await self._refresh(sub, provider)
+        else:
+            await self._open_upstream(sub)
+
+    async def _open_upstream(self, sub: _Sub) -> None:
+        await self._fail_sub(sub, "no_handler", f"nothing provides {sub.key} on the {self.kind}")
+
+    def _close_upstream(self, sub: _Sub) -> None:
+        return
+
+    async def _refresh_dirty(self) -> None:
+        try:
+            # Every notify() until this task runs is folded into one refresh.
+            while self._dirty:
+                dirty, self._dirty = self._dirty, set()
+                for sid in dirty:
+                    sub = self._subs.get(sid)
+                    provider = self._providers.get(sub.key) if sub is not None else None
+                    if sub is not None and provider is not None:
+                        await self._refresh(sub, provider)
+        finally:
+            self._flush = None
+
+    async def _refresh(self, sub: _Sub, provider: _Provider) -> None:
+        try:
+            result = provider.handler(sub.selector)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            body = self.registry.encode(result)  # type: ignore[arg-type]
+        except Exception as exc:  # isolation boundary: one plugin's provider
+            log.exception("providing %s %s failed", sub.key, sub.selector)
+            await self._fail_sub(sub, "failed", f"the provider raised {type(exc).__name__}")
+            return
+        header = {"t": "data", **sub.routing(), "anon": provider.anonymous}
+        await self._publish(
+            sub, encode_frame(header, body, compress_over=self.config.compress_over)
+        )
+
+    async def _publish(self, sub: _Sub, frame: bytes) -> None:
+        sub.frame = frame
+        for sink in list(sub.sinks):
+            if sink.anonymous and not sub.anonymous:
+                del sub.sinks[sink]
+                await sink.deliver(sub.sid, self._refusal(sub), data=False)
+                continue
+            await sink.deliver(sub.sid, frame, data=True)
+        self._idle(sub)
+
+    async def _fail_sub(self, sub: _Sub, code: str, message: str) -> None:
+        frame = error_frame(code, message, **sub.routing())
+        sinks = list(sub.sinks)
+        sub.sinks.clear()
+        self._tear_down(sub.sid)
+        for sink in sinks:
+            await sink.deliver(sub.sid, frame, data=False)
+
+    @staticmethod
+    def _refusal(sub: _Sub) -> bytes:
+        return error_frame("unauthenticated", f"log in to watch {sub.key}", **sub.routing())
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        for sub in self._subs.values():
+            if sub.teardown is not None:
+                sub.teardown.cancel()
+        self._subs.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+
+# -- the server -----------------------------------------------------------------
+
+
+class _PeerSink:
+    """A linked service as a sink: frames go through its outbox."""
+
+    anonymous = False
+
+    def __init__(self, peer: Peer, config: VortexConfig) -> None:
+        self.peer = peer
+        transport = peer.transport
+
+        def abort(reason: str) -> None:
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.abort()
+
+        self.outbox = Outbox(
+            f"{peer.kind} {peer.name}",
+            peer.ws.send_bytes,
+            transport,
+            abort,
+            max_queued=max(config.max_queued, 4096),
+            stall_timeout=config.stall_timeout,
+        )
+
+    async def deliver(self, sid: str, frame: bytes, *, data: bool) -> None:
+        await self.outbox.push(frame, sid if data else None)
+
+
+class ServerVortex(_VortexBase):
+    """The server's vortex: providers and action processors of server plugins.
+
+    ``journal`` records action ids (the server service wires a
+    :class:`~peek.vortex.journal.SqliteActionJournal`).
+    """
+
+    kind = "server"
+
+    def __init__(self, service_name: str, config: VortexConfig, journal: ActionJournal) -> None:
+        super().__init__(service_name, config)
+        self.journal = journal
+        self._processors: dict[str, _Processor] = {}
+        self._running: dict[str, asyncio.Future[bytes]] = {}
+        self._peers: dict[Peer, _PeerSink] = {}
+        self.executed = 0  # processors run by this process (for tests and status)
+
+    def attach(self, link: LinkServer) -> None:
+        """Serve vortex messages from linked services."""
+        link.on("sub", self._on_sub)
+        link.on("unsub", self._on_unsub)
+        link.on("act", self._on_act)
+        link.on("ping", self._on_ping)
+
+    def handle_actions(self, key: str, handler: ActionHandler, *, anonymous: bool = False) -> None:
+        split_key(key)
+        self._processors[key] = _Processor(handler, anonymous)
+
+    async def action(
+        self,
+        action: Tuple,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - it travels with the action
+        action_id: str | None = None,
+    ) -> list[Tuple]:
+        action_id = action_id or secrets.token_hex(16)
+        header: dict[str, Any] = {"t": "act", "id": action_id, "key": tuple_name(type(action))}
+        if timeout is not None:
+            header["timeout"] = timeout
+        frame = decode_frame(
+            encode_frame(header, self.registry.encode([action])), self.config.max_frame
+        )
+        caller = Caller("server", self.service_name)
+        wait = timeout if timeout is not None else self.config.action_timeout
+        try:
+            async with asyncio.timeout(wait):
+                reply = await self.process_action(frame, caller)
+        except TimeoutError:
+            raise ActionTimeout(action_id, wait) from None
+        return _reply_tuples(self.registry, decode_frame(reply, self.config.max_frame), self.config)
+
+    def peer_gone(self, peer: Peer) -> None:
+        """Forget a linked service that disconnected (its subscriptions end)."""
+        sink = self._peers.pop(peer, None)
+        if sink is not None:
+            sink.outbox.close()
+            self.drop_sink(sink)
+
+    def _sink(self, peer: Peer) -> _PeerSink:
+        sink = self._peers.get(peer)
+        if sink is None:
+            sink = self._peers[peer] = _PeerSink(peer, self.config)
+        return sink
+
+    async def _on_sub(self, peer: Peer, message: Message) -> None:
+        try:
+            plugin, key, selector = _routing(message)
+        except FrameError as exc:
+            log.warning("refused a subscription from %s %s: %s", peer.kind, peer.name, exc)
+            await self._sink(peer).deliver("", error_frame(exc.code, exc.reason), data=False)
+            return
+        await self.subscribe(self._sink(peer), plugin, key, selector)
+
+    async def _on_unsub(self, peer: Peer, message: Message) -> None:
+        try:
+            plugin, key, selector = _routing(message)
+        except FrameError:
+            return
+        sink = self._peers.get(peer)
+        if sink is not None:
+            self.unsubscribe(sink, selector_id(plugin, key, selector))
+
+    async def _on_ping(self, peer: Peer, message: Message) -> None:
+        await self._sink(peer).deliver("", encode_frame({"t": "pong"}), data=False)
+
+    async def _on_act(self, peer: Peer, message: Message) -> None:
+        frame = message.frame
+        if frame is None:
+            await self._answer(peer, error_frame("malformed", "an action is a vortex frame"))
+            return
+        user = frame.header.get("user")
+        caller = Caller(
+            peer.kind,
+            peer.name,
+            user if isinstance(user, str) else None,
+            via_browser=frame.header.get("browser") is True,
+        )
+        # Each action runs in its own task: a slow processor must not hold
+        # up the link's other messages.
+        self._spawn(self._act_for(peer, frame, caller), f"action from {peer.kind} {peer.name}")
+
+    async def _act_for(self, peer: Peer, frame: Frame, caller: Caller) -> None:
+        reply = await self.process_action(frame, caller)
+        await self._answer(peer, reply)
+
+    async def _answer(self, peer: Peer, reply: bytes) -> None:
+        await self._sink(peer).deliver("", reply, data=False)
+
+    async def process_action(self, frame: Frame, caller: Caller) -> bytes:
+        """Run the action in ``frame`` once; the reply or error frame (already journaled)."""
+        action_id = frame.header.get("id")
+        if not isinstance(action_id, str) or not 0 < len(action_id) <= MAX_ACTION_ID:
+            return error_frame("malformed", f"an action needs an id of 1-{MAX_ACTION_ID} chars")
+        try:
+            _, key, _ = _routing(frame.header)
+            payload = frame.payload(self.config.max_frame)
+        except FrameError as exc:
+            return error_frame(exc.code, exc.reason, id=action_id)
+        processor = self._processors.get(key)
+        if processor is None:
+            return error_frame("no_handler", f"nothing processes {key}", id=action_id)
+        if caller.via_browser and caller.user is None and not processor.anonymous:
+            return error_frame("unauthenticated", f"log in to send {key}", id=action_id)
+        try:
+            tuples = self.registry.decode(payload)
+        except UnknownTuple as exc:
+            return error_frame("unknown_tuple", str(exc), id=action_id)
+        except FrameError as exc:
+            return error_frame(exc.code, exc.reason, id=action_id)
+        if len(tuples) != 1 or tuple_name(type(tuples[0])) != key:
+            return error_frame("malformed", f"the body must hold one {key}", id=action_id)
+
+        running = self._running.get(action_id)
+        if running is not None:
+            # The same id again while it runs (a resend after a reconnect): one answer for both.
+            return await asyncio.shield(running)
+        fingerprint = f"{key}:{hashlib.sha256(payload).hexdigest()}"
+        done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._running[action_id] = done
+        try:
+            reply = await self._once(action_id, fingerprint, processor, tuples[0], caller, frame)
+            done.set_result(reply)
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved: joiners get it, nobody else must
+            raise
+        finally:
+            del self._running[action_id]
+        return reply
+
+    async def _once(  # noqa: PLR0917 - private; one call site
+        self,
+        action_id: str,
+        fingerprint: str,
+        processor: _Processor,
+        action: Tuple,
+        caller: Caller,
+        frame: Frame,
+    ) -> bytes:
+        claim = await self.journal.claim(action_id, fingerprint)
+        if claim.state is ClaimState.DONE:
+            assert claim.reply is not None
+            return claim.reply
+        if claim.state is ClaimState.CONFLICT:
+            return error_frame("conflict", "this id was used for another action", id=action_id)
+        if claim.state is ClaimState.INDETERMINATE:
+            return error_frame(
+                "indeterminate",
+                "the server stopped while processing this action; it may have taken effect",
+                id=action_id,
+            )
+        timeout = _timeout(frame.header.get("timeout"), self.config)
+        self.executed += 1
+        try:
+            async with asyncio.timeout(timeout):
+                result = processor.handler(action, caller)
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    result = await result
+            replies = _as_tuples(result)
+            reply = encode_frame(
+                {"t": "reply", "id": action_id},
+                self.registry.encode(replies),
+                compress_over=self.config.compress_over,
+            )
+        except ActionError as exc:
+            reply = error_frame(exc.code, exc.message, id=action_id)
+        except TimeoutError:
+            reply = error_frame("timeout", f"the processor took over {timeout:g} s", id=action_id)
+        except Exception as exc:  # isolation boundary: one plugin's action processor
+            log.exception("processing %s %s failed", frame.header.get("key"), action_id)
+            reply = error_frame(
+                "failed", f"the processor raised {type(exc).__name__}", id=action_id
+            )
+        await self.journal.complete(action_id, reply)
+        return reply
+
+
+# -- clients, agents, workers -------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Pending:
+    frame: bytes
+    deadline: float
+    future: asyncio.Future[Frame]
+
+
+class UpstreamVortex(_VortexBase):
+    """The vortex of a client, agent or worker: everything goes to the server over the link.
+
+    Attach the link (:meth:`attach`) when it is made; until it connects,
+    subscriptions and actions wait and are sent on connect.
+    """
+
+    def __init__(self, kind: str, service_name: str, config: VortexConfig) -> None:
+        super().__init__(service_name, config)
+        self.kind = kind
+        self.link: LinkClient | None = None
+        self._pending: dict[str, _Pending] = {}
+        self.upstream_frames = 0  # data frames received from the server (tests, bench)
+
+    def attach(self, link: LinkClient) -> None:
+        self.link = link
+        link.on("data", self._on_data)
+        link.on("err", self._on_err)
+        link.on("reply", self._on_reply)
+        link.on("pong", lambda message: None)
+
+    def handle_actions(self, key: str, handler: ActionHandler, *, anonymous: bool = False) -> None:
+        raise VortexError(f"actions are processed on the server; {self.kind} cannot handle {key}")
+
+    async def link_up(self) -> None:
+        """The link (re)connected: restore every subscription and resend every action."""
+        for sub in list(self._subs.values()):
+            if sub.upstream:
+                await self._send({"t": "sub", **sub.routing()})
+        now = time.monotonic()
+        for action_id, pending in list(self._pending.items()):
+            if pending.deadline <= now:
+                continue
+            await self._send_frame(pending.frame, f"action {action_id}")
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._send_frame(encode_frame(message), str(message.get("t")))
+
+    async def _send_frame(self, frame: bytes, what: str) -> None:
+        link = self.link
+        if link is None or not link.connected.is_set():
+            return  # sent by link_up() on connect
+        try:
+            await link.send_frame(frame)
+        except LinkDown as exc:
+            log.debug("%s waits for the link: %s", what, exc)
+
+    async def _open_upstream(self, sub: _Sub) -> None:
+        sub.upstream = True
+        await self._send({"t": "sub", **sub.routing()})
+
+    def _close_upstream(self, sub: _Sub) -> None:
+        self._spawn(self._send({"t": "unsub", **sub.routing()}), f"unsub {sub.key}")
+
+    async def _on_data(self, message: Message) -> None:
+        frame = message.frame
+        if frame is None:
+            return
+        self.upstream_frames += 1
+        try:
+            plugin, key, selector = _routing(message)
+        except FrameError as exc:
+            log.warning("dropped data from the server: %s", exc)
+            return
+        sub = self._subs.get(selector_id(plugin, key, selector))
+        if sub is None or not sub.upstream:
+            return  # torn down meanwhile; its unsub is on the way
+        sub.anonymous = message.get("anon") is True
+        await self._publish(sub, frame.data)
+
+    async def _on_err(self, message: Message) -> None:
+        action_id = message.get("id")
+        if isinstance(action_id, str):
+            await self._on_reply(message)
+            return
+        try:
+            plugin, key, selector = _routing(message)
+        except FrameError:
+            log.warning("the server reported %s: %s", message.get("code"), message.get("msg"))
+            return
+        sub = self._subs.get(selector_id(plugin, key, selector))
+        if sub is not None and sub.upstream:
+            await self._fail_sub(sub, str(message.get("code")), str(message.get("msg")))
+
+    async def _on_reply(self, message: Message) -> None:
+        pending = self._pending.pop(str(message.get("id")), None)
+        if pending is not None and message.frame is not None and not pending.future.done():
+            pending.future.set_result(message.frame)
+
+    async def forward_action(
+        self,
+        frame: Frame,
+        *,
+        user: str | None,
+        browser: bool,
+        timeout: float | None = None,  # noqa: ASYNC109 - it travels with the action
+    ) -> bytes:
+        """Send a browser's (or a local plugin's) action upstream; the reply or error frame.
+
+        The action is resent after every reconnect until answered; past its
+        timeout the answer is an ``err`` frame with code ``timeout``.
+        """
+        header = frame.header
+        action_id = header.get("id")
+        if not isinstance(action_id, str) or not 0 < len(action_id) <= MAX_ACTION_ID:
+            return error_frame("malformed", f"an action needs an id of 1-{MAX_ACTION_ID} chars")
+        wait = _timeout(header.get("timeout") if timeout is None else timeout, self.config)
+        pending = self._pending.get(action_id)
+        if pending is None:
+            routed = {k: v for k, v in header.items() if k not in ("user", "browser")}
+            routed.update(timeout=wait, browser=browser)
+            if user is not None:
+                routed["user"] = user
+            out = encode_frame(routed, frame.body, flags=frame.flags)
+            pending = _Pending(
+                out, time.monotonic() + wait, asyncio.get_running_loop().create_future()
+            )
+            self._pending[action_id] = pending
+            await self._send_frame(out, f"action {action_id}")
+        try:
+            async with asyncio.timeout(wait):
+                reply = await asyncio.shield(pending.future)
+        except TimeoutError:
+            if self._pending.get(action_id) is pending and pending.deadline <= time.monotonic():
+                del self._pending[action_id]
+            return error_frame(
+                "timeout",
+                f"no answer within {wait:g} s; it may still run: resend with the same id",
+                id=action_id,
+            )
+        return reply.data
+
+    async def action(
+        self,
+        action: Tuple,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - it travels with the action
+        action_id: str | None = None,
+    ) -> list[Tuple]:
+        action_id = action_id or secrets.token_hex(16)
+        header = {"t": "act", "id": action_id, "key": tuple_name(type(action))}
+        frame = decode_frame(
+            encode_frame(header, self.registry.encode([action])), self.config.max_frame
+        )
+        wait = _timeout(timeout, self.config)
+        reply = decode_frame(
+            await self.forward_action(frame, user=None, browser=False, timeout=wait),
+            self.config.max_frame,
+        )
+        if reply.header.get("code") == "timeout" and reply.type == "err":
+            raise ActionTimeout(action_id, wait)
+        return _reply_tuples(self.registry, reply, self.config)
+
+
+def _timeout(value: Any, config: VortexConfig) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return min(float(value), config.max_action_timeout)
+    return config.action_timeout
+
+
+def _as_tuples(result: Any) -> list[Tuple]:
+    if result is None:
+        return []
+    if isinstance(result, Tuple):
+        return [result]
+    if isinstance(result, Sequence) and all(isinstance(item, Tuple) for item in result):
+        return list(result)
+    raise TypeError(f"an action processor returns tuples or None, not {type(result).__name__}")
+
+
+def _reply_tuples(registry: TupleRegistry, reply: Frame, config: VortexConfig) -> list[Tuple]:
+    header = reply.header
+    if reply.type == "err":
+        raise ActionError(str(header.get("code")), str(header.get("msg")), header.get("id"))
+    try:
+        return registry.decode(reply.payload(config.max_frame))
+    except TupleError as exc:
+        raise ActionError("unknown_tuple", str(exc), header.get("id")) from None
+    except FrameError as exc:
+        raise ActionError(exc.code, exc.reason, header.get("id")) from None

@@ -1,0 +1,1 @@
+"""noop's schema history (Alembic revision scripts in ``versions/``)."""

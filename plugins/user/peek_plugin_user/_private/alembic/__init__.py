@@ -1,0 +1,1 @@
+"""user's schema history (Alembic revision scripts in ``versions/``)."""
