@@ -127,6 +127,10 @@ class RolloutConfig(_Section):
     # (OpenSSH "ssh-ed25519 AAAA... comment" lines or PEM public keys).
     require_signature: bool = False
     trusted_keys: tuple[str, ...] = ()
+    # A rollout: how long services may take to prepare a generation (download,
+    # install, import check), and to report every plugin started after the switch.
+    prepare_timeout: float = Field(300.0, gt=0)
+    health_timeout: float = Field(30.0, gt=0)
 
 
 class VortexConfig(_Section):

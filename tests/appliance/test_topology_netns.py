@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netnskit import run as _run
 
 from appliance.nixeval import EVAL, nix_eval
 from peek.testing.requirements import require_commands, require_root
@@ -131,17 +132,6 @@ class Topology:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.data.glob("*.log"))
-
-
-def _run(
-    *argv: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        argv, input=input, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
-    return result
 
 
 def nftables_ruleset(firewall: dict[str, Any]) -> str:

@@ -61,6 +61,24 @@ def wait_for_all_services(env: dict[str, str]) -> dict:
     raise AssertionError(f"not all four services came up: {last}")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop ``peek run`` the way a sysadmin would, then make sure nothing is left."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def children_of(pid: int) -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return [int(p) for p in found]
+
+
 @pytest.fixture
 def peek_run(run_env):
     proc = subprocess.Popen(
@@ -71,9 +89,19 @@ def peek_run(run_env):
         text=True,
     )
     yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    stop(proc)
+
+
+def test_services_stop_when_the_supervisor_is_killed(peek_run, run_env):
+    wait_for_all_services(run_env)
+    services = children_of(peek_run.pid)
+    assert len(services) == 4
+    peek_run.kill()
+    peek_run.wait()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while any(Path(f"/proc/{pid}").exists() for pid in services):
+        assert time.monotonic() < deadline, "services outlived their supervisor"
+        time.sleep(0.1)
 
 
 def test_peek_run_starts_four_services_and_sigterm_exits_0(peek_run, run_env):
@@ -187,6 +215,4 @@ def test_peek_run_under_systemd_is_ready_once_all_four_services_are(run_env, tmp
         assert proc.returncode == 0, output
     finally:
         notify.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)

@@ -131,3 +131,17 @@ def test_a_task_name_without_a_plugin_is_refused() -> None:
     with pytest.raises(TaskDefinitionError):
         plugin_of("echo")
     assert plugin_of("peek_plugin_noop.echo") == "peek_plugin_noop"
+
+
+def test_idle_embedded_consumer_polls_less_often(tmp_path: Path) -> None:
+    import socket as socket_module
+
+    from kombu import Queue
+
+    from peek.workers.embedded import IDLE_POLL_INTERVAL
+
+    app = make_celery(free_config(tmp_path))
+    with app.connection_for_read() as conn, conn.Consumer(Queue("idle"), callbacks=[]):
+        with pytest.raises(socket_module.timeout):
+            conn.drain_events(timeout=0.05)
+        assert conn.transport.polling_interval == IDLE_POLL_INTERVAL

@@ -14,7 +14,11 @@ TOTAL = 2000
 # Tasks in flight at any time: each caller queues its next task when the
 # previous result is back (the closed loop bench/workers.py measures too).
 CALLERS = 4
-MEDIAN_LIMIT = 0.020
+# The bar is a median under 20 ms; bench/workers.py measures it on a
+# quiet machine (bench/results/workers.json). Here the suite runs beside
+# other tests on 2 cores, so this bound only catches a broker that polls
+# slowly again (kombu's 1 s default gives a median near 1 s).
+MEDIAN_LIMIT = 0.200
 
 
 @pytest.mark.timeout(180)

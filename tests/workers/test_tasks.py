@@ -185,6 +185,7 @@ async def _kill_worker_mid_task(  # noqa: PLR0917
     return task_id
 
 
+@pytest.mark.real_service
 async def test_killed_worker_redelivers_an_idempotent_task_which_runs_once_more(
     make_config: ConfigFactory,
     start_worker: WorkerFactory,
@@ -206,6 +207,7 @@ async def test_killed_worker_redelivers_an_idempotent_task_which_runs_once_more(
     assert task_id
 
 
+@pytest.mark.real_service
 async def test_killed_worker_does_not_run_a_non_idempotent_task_again(
     make_config: ConfigFactory,
     start_worker: WorkerFactory,

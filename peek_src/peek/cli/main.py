@@ -93,8 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     plugin = sub.add_parser("plugin", help="plugins").add_subparsers(metavar="ACTION")
-    p = command("list", _cmd_plugin_list, "list installed plugins", plugin)
+    p = command("list", _cmd_plugin_list, "the server's plugin set (else the installed)", plugin)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--offline", action="store_true", help="the plugins installed on this host")
     p = command("new", _cmd_plugin_new, "scaffold a new plugin project", plugin)
     p.add_argument("name", help="plugin name, e.g. 'weather' or 'peek_plugin_weather'")
     p.add_argument(
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     p = command("keygen", _cmd_plugin_keygen, "make an ed25519 key pair to sign plugins", plugin)
     p.add_argument("key", type=Path, help="private key file to create (0600); public: KEY.pub")
 
+    from peek.cli.plugin import add_plugin_commands
+
+    add_plugin_commands(plugin, command)
+
     token = sub.add_parser("token", help="service tokens").add_subparsers(metavar="ACTION")
     p = command("create", _cmd_token_create, "create a token for a client, agent or worker", token)
     p.add_argument("--service", required=True, choices=("client", "agent", "worker"))
@@ -121,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     from peek.cli.db import add_db_commands
 
     add_db_commands(sub, command)
+
+    from peek.cli.admin import add_admin_commands
+
+    add_admin_commands(sub, command)
 
     p = command("systemd-units", _cmd_systemd_units, "write systemd units for non-NixOS hosts")
     _systemd_units_arguments(p)
@@ -146,7 +155,10 @@ def _cmd_service(args: argparse.Namespace, config: PeekConfig) -> int:
     }
     service = factories[args.service_name](config)
     asyncio.run(run_until_signalled(service))
-    return 0
+    # 75 when it stopped to restart into a new plugin generation (peek run and
+    # systemd's Restart=on-failure start it again).
+    code: int = getattr(service, "exit_code", 0)
+    return code
 
 
 def _cmd_run(args: argparse.Namespace, config: PeekConfig) -> int:
@@ -212,7 +224,13 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _cmd_plugin_list(args: argparse.Namespace, config: PeekConfig) -> int:
+    from peek.cli.plugin import server_list
     from peek.plugin.discovery import discover
+
+    if not args.offline:
+        code = server_list(args, config)
+        if code is not None:
+            return code
 
     specs, errors = discover()
     enabled = config.plugins.enabled

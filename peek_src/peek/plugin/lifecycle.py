@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib
 import inspect
 import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,9 @@ class PluginLifecycle:
     ) -> None:
         self.service: ServiceKind = service
         self.hook_timeout = hook_timeout
+        self._peek_version = peek_version
+        # Counts plugin-set changes (apply), so that sites rebuild plugin routes.
+        self.revision = 0
         self.resolution: Resolution = resolve(specs, peek_version)
         self._data_root = data_root
         self._plugin_config = plugin_config or {}
@@ -292,6 +296,69 @@ class PluginLifecycle:
             if rec.state is not PluginState.FAILED:
                 rec.state = PluginState.STOPPED
 
+    async def apply(
+        self,
+        specs: Sequence[PluginSpec],
+        changed: Iterable[str],
+        *,
+        discovery_errors: Sequence[PluginError] = (),
+        prepare: Callable[[PluginLifecycle, list[PluginSpec]], Awaitable[None]] | None = None,
+    ) -> frozenset[str]:
+        """Switch this service to the plugin set ``specs`` in place; return the plugins restarted.
+
+        ``changed`` names the plugins whose code differs from what runs now
+        (another version, added or removed). Those, every plugin that
+        requires them (before or after), and every plugin whose resolution
+        changes are stopped and unloaded in reverse order, the modules of
+        the changed ones are dropped from ``sys.modules`` (so the next
+        import reads the new version from ``sys.path``, which the caller has
+        updated), and then they load and start like at boot. Every other
+        plugin keeps running untouched: same objects, same state. ``prepare``
+        runs between the unload and the load (the server migrates there).
+        """
+        await self.wait_abandoned()
+        old = self.resolution
+        new = resolve(specs, self._peek_version)
+        changed = frozenset(changed)
+        affected = set(changed)
+        for name in changed:
+            affected.update(old.dependents(name), new.dependents(name))
+        affected |= set(old.failed) ^ set(new.failed)
+        # Stop before unloading anything, users before providers, as at shutdown.
+        loop = asyncio.get_running_loop()
+        leaving = [n for n in reversed(old.order) if n in affected and n in self._records]
+        for name in leaving:
+            rec = self._records[name]
+            if rec.state is PluginState.STARTED:
+                await self._call(rec, "stop", loop, fail_dependents=False)
+        for name in leaving:
+            rec = self._records[name]
+            if "load" in rec.phases_done and "unload" not in rec.phases_done:
+                await self._call(rec, "unload", loop, fail_dependents=False)
+            self._unregister(rec)
+        _purge_modules(changed)
+        self.resolution = new
+        self._discovery_errors = list(discovery_errors)
+        records: dict[str, _Record] = {}
+        for spec in specs:
+            if self.service not in spec.manifest.hooks:
+                continue
+            kept = self._records.get(spec.name)
+            records[spec.name] = (
+                kept if kept is not None and spec.name not in affected else _Record(spec)
+            )
+        self._records = records
+        self.revision += 1
+        for name, error in new.failed.items():
+            if name in records and name in affected:
+                self._fail(name, error, log_it=True)
+        if prepare is not None:
+            await prepare(self, list(specs))
+        await self.load_all()
+        await self.start_all()
+        self.revision += 1
+        return frozenset(n for n in affected if n in records)
+
     # -- internals -------------------------------------------------------
 
     def _lookup(self, requester: str, api: str) -> Any:
@@ -444,6 +511,18 @@ class PluginLifecycle:
             except Exception as exc:  # isolation boundary: a plugin's import
                 factories[name] = exc
         return factories
+
+
+def _purge_modules(packages: Iterable[str]) -> None:
+    # Forget every module of these packages, so that importing them again
+    # reads the files now on sys.path; objects still referring to the old
+    # modules (none, once the plugin is unloaded) keep them alive.
+    prefixes = tuple(f"{package}." for package in packages)
+    wanted = set(packages)
+    for module in [m for m in sys.modules if m in wanted or m.startswith(prefixes)]:
+        del sys.modules[module]
+    if wanted:
+        importlib.invalidate_caches()
 
 
 def _as_awaitable(result: Any, loop: asyncio.AbstractEventLoop) -> Awaitable[Any] | None:

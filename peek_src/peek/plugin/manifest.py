@@ -16,6 +16,13 @@ import package holds ``plugin.toml``::
     [provides]                        # optional: APIs it implements besides its own
     user = "1.0"
 
+    restart = true                    # optional: never swap it inside a running service
+
+``restart = true`` says the plugin cannot be replaced inside a running
+process (it keeps state the platform cannot unload, say): a rollout that
+changes it restarts the services it runs on instead. Wheels with native
+code are always restarted into.
+
 The version is the distribution's. Every plugin provides the API named after
 itself (``active_task``) at that version. The file is read without importing
 any plugin code, so the dependency graph is resolved before anything runs.
@@ -33,6 +40,7 @@ from packaging.version import InvalidVersion, Version
 
 from peek.config import SERVICE_KINDS, ServiceKind
 from peek.plugin.errors import ManifestError
+from peek.plugin.ui import UiPage, parse_ui
 
 __all__ = [
     "MANIFEST_FILE",
@@ -67,6 +75,10 @@ class PluginManifest:
     requires: dict[str, SpecifierSet] = field(default_factory=dict)
     provides: dict[str, Version] = field(default_factory=dict)
     peek: SpecifierSet = field(default_factory=SpecifierSet)
+    restart: bool = False
+    #: ``[[ui.pages]]``: pages in the web apps; ``[ui] api``: its UI API module.
+    ui_pages: tuple[UiPage, ...] = ()
+    ui_api: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -108,7 +120,7 @@ def manifest_from_data(name: str, version: str, data: dict[str, Any]) -> PluginM
     except InvalidVersion:
         raise ManifestError(name, f"version {version!r} is not a PEP 440 version") from None
 
-    unknown = set(data) - {"title", "peek", "hooks", "requires", "provides", "ui"}
+    unknown = set(data) - {"title", "peek", "hooks", "requires", "provides", "ui", "restart"}
     if unknown:
         raise ManifestError(name, f"unknown keys in {MANIFEST_FILE}: {', '.join(sorted(unknown))}")
     title = data.get("title")
@@ -146,6 +158,10 @@ def manifest_from_data(name: str, version: str, data: dict[str, Any]) -> PluginM
             raise ManifestError(name, f"provides.{key}: {ver!r} is not a version") from None
 
     peek = _specifier(name, "peek", data.get("peek", ""))
+    restart = data.get("restart", False)
+    if not isinstance(restart, bool):
+        raise ManifestError(name, "'restart' must be true or false")
+    ui_pages, ui_api = parse_ui(name, data.get("ui", {}))
     return PluginManifest(
         name=name,
         version=parsed_version,
@@ -154,6 +170,9 @@ def manifest_from_data(name: str, version: str, data: dict[str, Any]) -> PluginM
         requires=requires,
         provides=provides,
         peek=peek,
+        restart=restart,
+        ui_pages=ui_pages,
+        ui_api=ui_api,
         raw=data,
     )
 

@@ -26,6 +26,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from peek.plugin.discovery import PluginSpec
@@ -140,6 +141,18 @@ class GenerationPlugin:
         table = self.manifest.get("hooks", {})
         return {str(k): str(v) for k, v in table.items()} if isinstance(table, Mapping) else {}
 
+    @property
+    def needs_restart(self) -> bool:
+        """Services restart into a set that changes this plugin rather than swap it in-process:
+        its ``plugin.toml`` says ``restart = true``, or its wheel holds native code."""
+        if self.manifest.get("restart") is True:
+            return True
+        try:
+            tags = parse_wheel_filename(self.wheel)[3]
+        except InvalidWheelFilename:
+            return True
+        return not all(tag.abi == "none" and tag.platform == "any" for tag in tags)
+
     def spec(self) -> PluginSpec:
         """The plugin as :func:`peek.plugin.resolve.resolve` takes it (no import, no file)."""
         try:
@@ -183,7 +196,12 @@ class Generation:
 
     ``number`` counts from 1 and is never reused; ``parent`` is the
     generation this one was derived from (None for the first);
-    ``plugins`` maps plugin names to :class:`GenerationPlugin`.
+    ``plugins`` maps plugin names to :class:`GenerationPlugin`: the
+    uploaded plugins, each from an artifact. ``environment`` maps the names
+    of plugins installed with the platform itself (first-party plugins, a
+    NixOS closure) that the set includes to the version the server saw;
+    each host runs its own installed copy of those, and an uploaded plugin
+    of the same name replaces one (a name is in one map or the other).
     """
 
     number: int
@@ -192,6 +210,7 @@ class Generation:
     reason: str
     created_at: datetime
     plugins: Mapping[str, GenerationPlugin] = field(default_factory=dict)
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 1:
@@ -211,12 +230,30 @@ class Generation:
                     f"generation {self.number}: plugin {plugin.name} is listed as {name}"
                 )
         object.__setattr__(self, "plugins", _frozen(self.plugins))
+        for name, version in self.environment.items():
+            if not _NAME_RE.match(name) or not isinstance(version, str):
+                raise GenerationError(
+                    f"generation {self.number}: environment plugin {name!r} = {version!r}"
+                )
+            if name in self.plugins:
+                raise GenerationError(
+                    f"generation {self.number}: {name} is both uploaded and from the environment"
+                )
+        object.__setattr__(self, "environment", _frozen(self.environment))
 
     # -- derived views ----------------------------------------------------------
 
     def specs(self) -> list[PluginSpec]:
         """Every plugin as a :class:`PluginSpec`, sorted by name."""
         return [plugin.spec() for plugin in self.plugins.values()]
+
+    def names(self) -> tuple[str, ...]:
+        """Every plugin of the set, uploaded or from the environment, sorted."""
+        return tuple(sorted({*self.plugins, *self.environment}))
+
+    def versions(self) -> dict[str, str]:
+        """``{name: version}`` of the whole set."""
+        return {**self.environment, **{n: p.version for n, p in self.plugins.items()}}
 
     def artifacts(self) -> frozenset[str]:
         """The SHA-256 of every artifact this generation needs."""
@@ -237,13 +274,16 @@ class Generation:
         """The next generation: this plugin set with ``add`` added or replaced and ``remove`` gone.
 
         Removing a plugin that is not there raises :class:`GenerationError`.
+        An uploaded plugin replaces an environment plugin of the same name.
         """
         plugins = dict(self.plugins)
+        environment = dict(self.environment)
         for name in remove:
-            if plugins.pop(name, None) is None:
+            if plugins.pop(name, None) is None and environment.pop(name, None) is None:
                 raise GenerationError(f"generation {self.number} has no plugin {name} to remove")
         for plugin in add:
             plugins[plugin.name] = plugin
+            environment.pop(plugin.name, None)
         return Generation(
             number=number,
             parent=self.number,
@@ -251,12 +291,13 @@ class Generation:
             reason=reason,
             created_at=created_at or datetime.now(UTC),
             plugins=plugins,
+            environment=environment,
         )
 
     # -- canonical form -------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "number": self.number,
             "parent": self.parent,
@@ -265,6 +306,10 @@ class Generation:
             "created_at": self.created_at.isoformat(timespec="microseconds"),
             "plugins": {name: plugin.to_json() for name, plugin in self.plugins.items()},
         }
+        # Only when present: manifests without environment plugins keep their digest.
+        if self.environment:
+            data["environment"] = dict(self.environment)
+        return data
 
     def canonical_json(self) -> bytes:
         """The manifest as canonical JSON: sorted keys, no whitespace, UTF-8."""
@@ -276,7 +321,9 @@ class Generation:
 
     def plugin_set_digest(self) -> str:
         """SHA-256 over the plugins alone: equal for generations that run the same set."""
-        plugins = {name: plugin.to_json() for name, plugin in self.plugins.items()}
+        plugins: dict[str, Any] = {name: plugin.to_json() for name, plugin in self.plugins.items()}
+        if self.environment:
+            plugins = {"plugins": plugins, "environment": dict(self.environment)}
         return hashlib.sha256(_canonical(plugins)).hexdigest()
 
     @classmethod
@@ -307,22 +354,29 @@ class Generation:
                 reason=str(data["reason"]),
                 created_at=datetime.fromisoformat(str(data["created_at"])),
                 plugins=plugins,
+                environment={
+                    str(name): str(version)
+                    for name, version in dict(data.get("environment", {})).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise GenerationError(f"invalid generation manifest: {exc!r}") from None
 
 
 def changed_plugins(old: Generation | None, new: Generation) -> frozenset[str]:
-    """Plugins added, removed or changed (other artifact) between ``old`` and ``new``."""
-    before = dict(old.plugins) if old is not None else {}
-    names = set(before) | set(new.plugins)
-    return frozenset(
-        name
-        for name in names
-        if name not in before
-        or name not in new.plugins
-        or before[name].sha256 != new.plugins[name].sha256
-    )
+    """Plugins added, removed or changed (other artifact, or uploaded instead of from the
+    environment) between ``old`` and ``new``."""
+
+    def source(generation: Generation | None, name: str) -> str | None:
+        if generation is None:
+            return None
+        plugin = generation.plugins.get(name)
+        if plugin is not None:
+            return plugin.sha256
+        return "environment" if name in generation.environment else None
+
+    names = set(new.names()) | (set(old.names()) if old is not None else set())
+    return frozenset(name for name in names if source(old, name) != source(new, name))
 
 
 def _canonical(data: Any) -> bytes:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import ctypes
 import logging
+import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -20,6 +22,7 @@ from peek.plugin.discovery import PluginSpec, discover
 from peek.plugin.errors import PluginError
 from peek.plugin.hookspecs import Site
 from peek.plugin.lifecycle import PluginLifecycle
+from peek.rollout.backends.plain import Activation, activate_on_sys_path
 from peek.services.systemd import SystemdNotifier
 
 __all__ = [
@@ -61,6 +64,30 @@ class PluginHost:
         self.kind: ServiceKind = kind
         self._specs = specs
         self.lifecycle: PluginLifecycle | None = None
+        # The whole enabled set (every service's plugins): the web apps show
+        # pages of plugins that run elsewhere (active_task's are the client's).
+        self.specs: list[PluginSpec] = []
+        # The plugin generation this process runs (None: the configured plugins).
+        self.activation: Activation | None = None
+
+    @property
+    def managed(self) -> bool:
+        """Plugins come from discovery, so rollout generations choose them."""
+        return self._specs is None
+
+    def discover_plugins(
+        self, previous: Sequence[Path] = (), number: int | None = None
+    ) -> tuple[Activation | None, list[PluginSpec], list[PluginError]]:
+        """Blocking: the plugins of the active plugin generation (or of ``number``), its
+        directories first on ``sys.path`` (``previous`` ones leave it), or the
+        configured plugins before any generation."""
+        activation = activate_on_sys_path(self.config.data_dir, previous=previous, number=number)
+        enabled = (
+            activation.generation.names() if activation is not None else self.config.plugins.enabled
+        )
+        cache = self.config.data_dir / "cache" / "discovery.json"
+        specs, errors = discover(enabled, cache_file=cache)
+        return activation, specs, errors
 
     async def load(
         self,
@@ -74,13 +101,12 @@ class PluginHost:
         """
         errors: list[PluginError] = []
         if self._specs is None:
-            enabled = self.config.plugins.enabled
-            cache = self.config.data_dir / "cache" / "discovery.json"
-            specs, errors = await asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(discover, enabled, cache_file=cache)
+            self.activation, specs, errors = await asyncio.get_running_loop().run_in_executor(
+                None, self.discover_plugins
             )
         else:
             specs = list(self._specs)
+        self.specs = list(specs)
         for error in errors:
             log.error("%s", error, extra={"plugin": error.plugin})
         self.lifecycle = PluginLifecycle(
@@ -108,6 +134,12 @@ class PluginHost:
         if self.lifecycle is not None:
             await self.lifecycle.unload_all()
             await self.lifecycle.wait_abandoned()
+
+    def ui_specs(self) -> list[PluginSpec]:
+        """The plugins whose pages the web apps show: the enabled set, less those that
+        cannot resolve (a missing requirement, say)."""
+        failed = self.lifecycle.resolution.failed if self.lifecycle is not None else {}
+        return [spec for spec in self.specs if spec.name not in failed]
 
     def plugins_json(self) -> list[dict[str, Any]]:
         if self.lifecycle is None:
@@ -170,21 +202,57 @@ def health_routes(kind: ServiceKind, host: PluginHost) -> list[web.RouteDef]:
 
 
 def mount_plugin_routes(app: web.Application, lifecycle: PluginLifecycle, site: Site) -> None:
-    """Add every running plugin's routes for ``site`` below ``/plugins/<api>/``."""
-    for name, routes in lifecycle.contributions("peek_site_routes", site=site):
-        prefix = f"{PLUGIN_ROUTE_PREFIX}/{name.removeprefix('peek_plugin_')}"
-        for route in routes:
-            if not isinstance(route, web.RouteDef):
-                log.error(
-                    "plugin %s returned a %s from peek_site_routes; only web.get/post/... "
-                    "routes are mounted",
-                    name,
-                    type(route).__name__,
-                    extra={"plugin": name},
-                )
-                continue
-            path = prefix + (route.path if route.path.startswith("/") else "/" + route.path)
-            web.RouteDef(route.method, path, route.handler, route.kwargs).register(app.router)
+    """Serve every running plugin's routes for ``site`` below ``/plugins/<api>/``.
+
+    The routes live in a router of their own, rebuilt when a rollout changes
+    the plugin set (``lifecycle.revision``): a plugin swapped or added while
+    the site runs answers with its new code, a removed one no longer answers.
+    """
+    routes = _PluginRoutes(lifecycle, site)
+    app.router.add_route("*", PLUGIN_ROUTE_PREFIX + "/{_peek_plugin_path:.*}", routes.handle)
+
+
+class _PluginRoutes:
+    def __init__(self, lifecycle: PluginLifecycle, site: Site) -> None:
+        self._lifecycle = lifecycle
+        self._site: Site = site
+        self._router: web.UrlDispatcher | None = None
+        self._revision = -1
+
+    def _build(self) -> web.UrlDispatcher:
+        router = web.UrlDispatcher()
+        for name, routes in self._lifecycle.contributions("peek_site_routes", site=self._site):
+            prefix = f"{PLUGIN_ROUTE_PREFIX}/{name.removeprefix('peek_plugin_')}"
+            for route in routes:
+                if not isinstance(route, web.RouteDef):
+                    log.error(
+                        "plugin %s returned a %s from peek_site_routes; only web.get/post/... "
+                        "routes are mounted",
+                        name,
+                        type(route).__name__,
+                        extra={"plugin": name},
+                    )
+                    continue
+                path = prefix + (route.path if route.path.startswith("/") else "/" + route.path)
+                web.RouteDef(route.method, path, route.handler, route.kwargs).register(router)
+        return router
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self._router is None or self._revision != self._lifecycle.revision:
+            self._revision = self._lifecycle.revision
+            self._router = self._build()
+        match = await self._router.resolve(request)
+        if match.http_exception is not None:
+            raise match.http_exception
+        match.add_app(request.app)
+        # aiohttp has no public way to hand a request on to a second router; its
+        # own dispatcher sets this attribute just so before calling a handler.
+        request._match_info = match
+        # A site with middlewares has read (and cached) request.match_info already
+        # (aiohttp's current-app middleware does): replace the cached value too.
+        request._cache["match_info"] = match
+        response: web.StreamResponse = await match.handler(request)
+        return response
 
 
 def default_name(kind: ServiceKind) -> str:
@@ -233,6 +301,34 @@ def _rebind_reactor(reactor: Any, loop: asyncio.AbstractEventLoop) -> None:
     reactor._reschedule()
 
 
+SUPERVISOR_ENV = "PEEK_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def stop_with_supervisor(environ: Mapping[str, str] | None = None) -> None:
+    """Under ``peek run``, get SIGTERM when the supervisor dies, however it dies.
+
+    The supervisor starts each child in a session of its own (so that a
+    terminal's Ctrl-C reaches only the supervisor), which also means that a
+    supervisor killed with SIGKILL would leave its services running. The
+    kernel's parent-death signal closes that gap; if the supervisor is already
+    gone by the time this runs, the service stops at once.
+    """
+    env = os.environ if environ is None else environ
+    expected = env.get(SUPERVISOR_ENV)
+    if not expected or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning(
+            "cannot ask to be stopped with the supervisor: %s", os.strerror(ctypes.get_errno())
+        )
+        return
+    if str(os.getppid()) != expected:
+        log.error("the peek run supervisor (pid %s) is gone; stopping", expected)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 async def run_until_signalled(service: Service, notifier: SystemdNotifier | None = None) -> None:
     """Start ``service``, wait for SIGTERM or SIGINT, stop it cleanly.
 
@@ -245,6 +341,7 @@ async def run_until_signalled(service: Service, notifier: SystemdNotifier | None
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    stop_with_supervisor()
     try:
         notifier.status(f"starting the {service.kind}")
         await service.start()

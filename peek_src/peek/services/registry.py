@@ -18,6 +18,8 @@ class ServiceRecord:
     remote: str | None = None
     version: str | None = None
     since: float = field(default_factory=time.time)
+    # The plugin generation it runs (None: not managed by a rollout yet).
+    generation: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +30,7 @@ class ServiceRecord:
             "remote": self.remote,
             "version": self.version,
             "since": self.since,
+            "generation": self.generation,
         }
 
 
@@ -45,12 +48,15 @@ class ServiceRegistry:
             plugins=_plugins(hello),
             remote=remote,
             version=str(hello.get("version") or "") or None,
+            generation=_generation(hello),
         )
 
     def update(self, kind: str, name: str, message: dict[str, Any]) -> None:
         record = self._records.get((kind, name))
         if record is not None:
             record.plugins = _plugins(message)
+            if "generation" in message:
+                record.generation = _generation(message)
 
     def disconnected(self, kind: str, name: str) -> None:
         record = self._records.get((kind, name))
@@ -60,6 +66,10 @@ class ServiceRegistry:
 
     def forget(self, kind: str, name: str) -> None:
         self._records.pop((kind, name), None)
+
+    def down(self) -> list[tuple[str, str]]:
+        """(kind, name) of every service that was connected and is not now."""
+        return [key for key, record in self._records.items() if record.state == "down"]
 
     def records(self) -> list[ServiceRecord]:
         order = {"server": 0, "client": 1, "agent": 2, "worker": 3}
@@ -82,3 +92,8 @@ def _plugins(message: dict[str, Any]) -> list[dict[str, Any]]:
         for p in plugins
         if isinstance(p, dict)
     ]
+
+
+def _generation(message: dict[str, Any]) -> int | None:
+    value = message.get("generation")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

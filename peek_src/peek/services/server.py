@@ -17,6 +17,7 @@ from peek.config import PeekConfig
 from peek.plugin.context import ServiceResources
 from peek.plugin.discovery import PluginSpec
 from peek.plugin.lifecycle import PluginLifecycle
+from peek.services.admin_auth import ADMIN_COOKIE, AdminAuth, AdminVortexHub, ensure_admin_password
 from peek.services.common import (
     PLUGIN_ROUTE_PREFIX,
     HttpSite,
@@ -27,7 +28,10 @@ from peek.services.common import (
     mount_plugin_routes,
 )
 from peek.services.registry import ServiceRegistry
+from peek.services.rollout import ServerRollout
+from peek.services.webapps import ShellApp, UiCatalog
 from peek.storage import Storage, migrate_installation
+from peek.vortex.browser import BrowserGateway
 from peek.vortex.hub import ServerVortex
 from peek.vortex.journal import SqliteActionJournal
 from peek.vortex.link import DEFAULT_HEARTBEAT, LINK_PATH, LinkServer, Peer
@@ -104,6 +108,20 @@ class ServerService:
             max_frame=config.vortex.max_frame,
         )
         self.link.on("status", self._peer_status)
+        # Plugin generations and their rollout (only when plugins are discovered).
+        self.rollout = (
+            ServerRollout(
+                config,
+                self.plugins,
+                storage=self.storage,
+                link=self.link,
+                registry=self.registry,
+                verify=self._verify,
+                server_name=self.name,
+            )
+            if self.plugins.managed
+            else None
+        )
         # Live data and actions; the action journal keeps "once per id" across restarts.
         self.action_journal = SqliteActionJournal(
             server_dir(config) / "vortex-actions.sqlite3",
@@ -112,6 +130,17 @@ class ServerService:
         self.vortex = ServerVortex(self.name, config.vortex, self.action_journal)
         self.vortex.attach(self.link)
         self._admin_token = ""
+        # The admin web app: its shell, the plugins' admin pages, the admin login
+        # (sessions shared with the admin site's own vortex socket).
+        self.admin_app = ShellApp("admin")
+        self.ui = UiCatalog(["admin"])
+        self.admin_browsers = BrowserGateway(
+            AdminVortexHub(self.vortex, self.name),  # type: ignore[arg-type]
+            config.vortex,
+            self._admin_login,
+            cookie=ADMIN_COOKIE,
+        )
+        self.admin_auth = AdminAuth(config, self.admin_browsers.sessions, lambda: self._admin_token)
         self.admin_site: HttpSite | None = None
         self.exchange_site: HttpSite | None = None
         # Queues plugins' worker tasks (ctx.resources.tasks); made at start.
@@ -124,6 +153,9 @@ class ServerService:
         await self.action_journal.open()
         # Connects to the broker on first use: a server without workers starts.
         self.tasks = TaskClient(await loop.run_in_executor(None, make_celery, self.config))
+        if self.rollout is not None:
+            # The history, a crash's leftovers, the active generation on the path.
+            await loop.run_in_executor(None, self.rollout.bootstrap)
         lifecycle = await self.plugins.load(
             ServiceResources(
                 service_name=self.name, storage=self.storage, vortex=self.vortex, tasks=self.tasks
@@ -131,14 +163,26 @@ class ServerService:
             prepare=self._migrate,
         )
 
-        admin = web.Application()
+        await loop.run_in_executor(None, ensure_admin_password, self.config)
+        await self.admin_app.load()
+        await self.ui.set_plugins(self.plugins.ui_specs())
+
+        admin = web.Application(middlewares=[self.admin_auth.middleware])
         admin.add_routes(health_routes("server", self.plugins))
         admin.add_routes([web.get("/api/status", self._api_status)])
+        if self.rollout is not None:
+            admin.add_routes(self.rollout.admin_routes(self._require_admin))
         mount_plugin_routes(admin, lifecycle, "admin")
+        admin.add_routes(self.admin_auth.routes())
+        admin.add_routes(self.admin_browsers.routes())
+        admin.add_routes(self.ui.routes())
+        admin.add_routes(self.admin_app.routes())  # last: its catch-all serves the shell
 
         exchange = web.Application(middlewares=[self._service_auth])
         exchange.add_routes(health_routes("server", self.plugins))
         exchange.add_routes([web.get(LINK_PATH, self.link.handle)])
+        if self.rollout is not None:
+            exchange.add_routes(self.rollout.exchange_routes())
         mount_plugin_routes(exchange, lifecycle, "exchange")
 
         cfg = self.config.server
@@ -151,8 +195,12 @@ class ServerService:
     async def stop(self) -> None:
         # Close peers first so they start reconnecting to whoever serves next,
         # then stop plugins while nothing new arrives, then the sites.
+        if self.rollout is not None:
+            await self.rollout.close()
         await self.link.close()
         await self.plugins.stop()
+        self.ui.close()
+        await self.admin_browsers.close()
         for site in (self.exchange_site, self.admin_site):
             if site is not None:
                 await site.stop()
@@ -186,17 +234,22 @@ class ServerService:
             "state": "running",
             "plugins": self.plugins.plugins_json(),
             "remote": None,
+            "generation": self.rollout.hello_generation() if self.rollout else None,
             "version": peek.__version__,
         }
         return {"services": [own] + [r.as_json() for r in self.registry.records()]}
 
     # -- admin API -------------------------------------------------------
 
+    async def _admin_login(self, username: str, password: str) -> str | None:
+        return await self.admin_auth.authenticate(username, password)
+
     async def _api_status(self, request: web.Request) -> web.Response:
         self._require_admin(request)
         return web.json_response(self.status())
 
-    def _require_admin(self, request: web.Request) -> None:
+    def _require_admin(self, request: web.Request) -> str:
+        """Authenticate an admin API request; who made it (recorded with generations)."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
             token.strip().encode(), self._admin_token.encode()
@@ -206,6 +259,7 @@ class ServerService:
                 text="admin credentials required",
                 headers={"WWW-Authenticate": 'Bearer realm="peek-admin"'},
             )
+        return "admin (local admin token)"
 
     @web.middleware
     async def _service_auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -236,10 +290,14 @@ class ServerService:
 
     def _peer_connected(self, peer: Peer) -> None:
         self.registry.connected(peer.kind, peer.name, peer.remote, peer.hello)
+        if self.rollout is not None:
+            self.rollout.coordinator.peer_connected(peer)
 
     def _peer_disconnected(self, peer: Peer) -> None:
         self.registry.disconnected(peer.kind, peer.name)
         self.vortex.peer_gone(peer)
+        if self.rollout is not None:
+            self.rollout.coordinator.peer_disconnected(peer)
 
     def _peer_status(self, peer: Peer, message: dict[str, Any]) -> None:
         self.registry.update(peer.kind, peer.name, message)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peek.config import PeekConfig, ServiceKind
+from peek.rollout.participant import RESTART_EXIT_CODE
+from peek.services.common import SUPERVISOR_ENV
 from peek.services.server import token_store_path
 from peek.services.systemd import NOTIFY_ENV, WATCHDOG_ENV, SystemdNotifier
 from peek.vortex.link import Backoff
@@ -107,6 +109,7 @@ class Supervisor:
             if "server_url" not in getattr(config, kind).model_fields_set:
                 env[f"PEEK__{kind.upper()}__SERVER_URL"] = exchange
         env["PYTHONUNBUFFERED"] = "1"
+        env[SUPERVISOR_ENV] = str(os.getpid())
         self.children = [
             Child(
                 kind,
@@ -193,6 +196,10 @@ class Supervisor:
             if ran > HEALTHY_AFTER:
                 child.backoff.reset()
             delay = child.backoff.next_delay() + 0.5
+            if code == RESTART_EXIT_CODE:
+                # It stopped on purpose to run a new plugin generation: no backoff.
+                child.backoff.reset()
+                delay = 0.0
             child.restarts += 1
             log.error(
                 "%s exited with code %s after %.1f s; restarting in %.1f s",

@@ -21,6 +21,8 @@ from peek.services.common import (
     install_twisted_reactor,
     mount_plugin_routes,
 )
+from peek.services.rollout import UpstreamRollout, restart_process
+from peek.services.webapps import ShellApp, UiCatalog
 from peek.vortex.browser import BrowserGateway
 from peek.vortex.exchange import ExchangeClient
 from peek.vortex.hub import UpstreamVortex
@@ -62,6 +64,10 @@ class UpstreamService:
         self.exchange: ExchangeClient | None = None
         # Subscriptions and actions made before the link is up wait for it.
         self.vortex = UpstreamVortex(self.kind, self.name, config.vortex)
+        # Its side of plugin rollouts (when plugins are discovered, not given).
+        self.rollout: UpstreamRollout | None = None
+        # What the process exits with: RESTART_EXIT_CODE to come back on a new generation.
+        self.exit_code = 0
 
     @property
     def server_url(self) -> str:
@@ -73,6 +79,17 @@ class UpstreamService:
         install_twisted_reactor()
         token = await loop.run_in_executor(None, read_token_file, self.config.token_file(self.kind))
         self.exchange = ExchangeClient(self.server_url, token)
+        if self.plugins.managed:
+            self.rollout = UpstreamRollout(
+                self.config,
+                self.kind,
+                self.plugins,
+                server_url=self.server_url,
+                token=token,
+                request_restart=restart_process(self),
+                after_apply=self.plugins_applied,
+            )
+            await loop.run_in_executor(None, self.rollout.recover)
         await self.plugins.load(
             ServiceResources(service_name=self.name, server=self.exchange, vortex=self.vortex)
         )
@@ -88,9 +105,13 @@ class UpstreamService:
             max_frame=self.config.vortex.max_frame,
         )
         self.vortex.attach(self.link)
+        if self.rollout is not None:
+            self.rollout.attach(self.link)
         self._link_task = loop.create_task(self.link.run(), name=f"{self.kind} link")
 
     async def stop(self) -> None:
+        if self.rollout is not None:
+            await self.rollout.close()
         if self.link is not None:
             await self.link.close()
         if self._link_task is not None:
@@ -116,12 +137,20 @@ class UpstreamService:
             "name": self.name,
             "version": peek.__version__,
             "plugins": self.plugins.plugins_json(),
+            **(self.rollout.hello() if self.rollout is not None else {}),
         }
+
+    async def plugins_applied(self, restarted: frozenset[str]) -> None:
+        """After a rollout swapped plugins (``restarted``) in this process: tell the server."""
+        await self.report_status()
 
     async def report_status(self) -> None:
         """Tell the server what runs here now (no-op while the link is down)."""
         if self.link is not None and self.link.connected.is_set():
-            await self.link.send({"t": "status", "plugins": self.plugins.plugins_json()})
+            message: dict[str, Any] = {"t": "status", "plugins": self.plugins.plugins_json()}
+            if self.rollout is not None:
+                message.update(self.rollout.hello())
+            await self.link.send(message)
 
 
 class ClientService(UpstreamService):
@@ -133,6 +162,11 @@ class ClientService(UpstreamService):
         super().__init__(config, **kwargs)
         self.user_site: HttpSite | None = None
         self.browsers = BrowserGateway(self.vortex, config.vortex, self._authenticate)
+        # The user site's web apps: desktop at /, mobile at /mobile/, and the
+        # plugins' pages for both (call ui.set_plugins when the plugin set changes).
+        self.desktop_app = ShellApp("desktop", "/")
+        self.mobile_app = ShellApp("mobile", "/mobile/")
+        self.ui = UiCatalog(["desktop", "mobile"])
 
     async def _authenticate(self, username: str, password: str) -> str | None:
         """Browser logins, checked by whichever plugin provides the ``user`` API here."""
@@ -152,10 +186,17 @@ class ClientService(UpstreamService):
         app.add_routes(health_routes("client", self.plugins))
         app.add_routes(self.browsers.routes())
         mount_plugin_routes(app, self.plugins.lifecycle, "user")
+        await self.desktop_app.load()
+        await self.mobile_app.load()
+        await self.ui.set_plugins(self.plugins.ui_specs())
+        app.add_routes(self.ui.routes())
+        app.add_routes(self.mobile_app.routes())
+        app.add_routes(self.desktop_app.routes())  # last: its catch-all serves the shell
         self.user_site = HttpSite("user", app, self.config.client.host, self.config.client.port)
         await self.user_site.start()
 
     async def stop_sites(self) -> None:
+        self.ui.close()
         await self.browsers.close()
         if self.user_site is not None:
             await self.user_site.stop()
@@ -183,6 +224,8 @@ class WorkerService(UpstreamService):
     def __init__(self, config: PeekConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.celery: WorkerProcess | None = None
+        # The plugins' tasks the Celery child serves.
+        self.celery_tasks: dict[str, list[TaskRef]] = {}
 
     async def start(self) -> None:
         await super().start()
@@ -190,6 +233,7 @@ class WorkerService(UpstreamService):
         if not tasks:
             log.info("no running plugin contributes worker tasks; no Celery worker started")
             return
+        self.celery_tasks = tasks
         self.celery = WorkerProcess(self.config, tasks, hostname=f"celery@{self.name}")
         await self.celery.start()
 
@@ -199,6 +243,21 @@ class WorkerService(UpstreamService):
         if self.celery is not None:
             await self.celery.stop()
         await super().stop()
+
+    async def plugins_applied(self, restarted: frozenset[str]) -> None:
+        """A rollout swapped plugins: the Celery child serves the new set's tasks (it is
+        restarted only when a swapped plugin contributes tasks, before or after)."""
+        tasks = self._task_refs()
+        served = set(self.celery_tasks)
+        if restarted & (served | set(tasks)):
+            if self.celery is not None:
+                await self.celery.stop()
+                self.celery = None
+            self.celery_tasks = tasks
+            if tasks:
+                self.celery = WorkerProcess(self.config, tasks, hostname=f"celery@{self.name}")
+                await self.celery.start()
+        await super().plugins_applied(restarted)
 
     def _task_refs(self) -> dict[str, list[TaskRef]]:
         assert self.plugins.lifecycle is not None

@@ -3,11 +3,11 @@ SQLite file)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 from peek.plugin.storage import NAMING_CONVENTION
 
-__all__ = ["metadata", "plugin_namespace"]
+__all__ = ["metadata", "plugin_generation", "plugin_namespace", "rollout_state"]
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -18,4 +18,37 @@ plugin_namespace = Table(
     Column("name", String(63), primary_key=True),
     Column("revision", String(255), nullable=True),
     Column("upgraded_at", DateTime(timezone=True), nullable=False),
+)
+
+# Plugin rollout (peek.rollout.history): every generation of the plugin set, and
+# the one pointer the switch protocol moves. Manifests are the generations'
+# canonical JSON; ``problems`` is a JSON list of why one failed.
+plugin_generation = Table(
+    "plugin_generation",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("parent", Integer, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("problems", Text, nullable=True),
+)
+
+# One row (id 1): the generation every service must run (``active``), and a
+# rollout in flight (``target``, ``phase``: preparing or committed, the
+# schema revisions its migrations started from).
+rollout_state = Table(
+    "rollout_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("active", Integer, nullable=True),
+    Column("target", Integer, nullable=True),
+    Column("previous", Integer, nullable=True),
+    Column("phase", String(16), nullable=True),
+    Column("schema_before", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

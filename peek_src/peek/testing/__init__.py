@@ -15,12 +15,13 @@ A plugin's own tests then read like::
 
 from peek.testing.conformance import ConformanceError, assert_plugin_conforms
 from peek.testing.pytest_plugin import ServerFactory, UpstreamFactory
-from peek.testing.services import free_config, installed_specs
+from peek.testing.services import admin_headers, free_config, installed_specs
 
 __all__ = [
     "ConformanceError",
     "ServerFactory",
     "UpstreamFactory",
+    "admin_headers",
     "assert_plugin_conforms",
     "free_config",
     "installed_specs",

@@ -14,7 +14,7 @@ from peek.services.upstream import AgentService, ClientService, UpstreamService,
 from peek.vortex.link import Backoff
 from peek.vortex.tokens import TokenStore, write_secret_file
 
-__all__ = ["free_config", "installed_specs", "start_server", "start_upstream"]
+__all__ = ["admin_headers", "free_config", "installed_specs", "start_server", "start_upstream"]
 
 # Fast enough that a dropped link is noticed and redialled within a test.
 TEST_HEARTBEAT = 1.0
@@ -46,6 +46,12 @@ def free_config(data_dir: Path, **overrides: Any) -> PeekConfig:
     }
     values.update(overrides)
     return load_config(None, overrides=values)
+
+
+def admin_headers(server: ServerService) -> dict[str, str]:
+    """Headers that authenticate a request to ``server``'s admin site as the admin
+    (its local admin token, as the command line sends it)."""
+    return {"Authorization": f"Bearer {server._admin_token}"}
 
 
 def installed_specs(names: Iterable[str]) -> list[PluginSpec]:

@@ -114,11 +114,11 @@ class SessionStore:
             self._sessions.pop(token, None)
 
 
-def session_token(request: web.Request) -> str | None:
+def session_token(request: web.Request, cookie: str = SESSION_COOKIE) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.cookies.get(SESSION_COOKIE)
+    return request.cookies.get(cookie)
 
 
 class BrowserConnection:
@@ -232,8 +232,12 @@ class BrowserGateway:
         hub: UpstreamVortex,
         config: VortexConfig,
         authenticate: Authenticator | None,
+        *,
+        cookie: str = SESSION_COOKIE,
     ) -> None:
         self.hub = hub
+        # The admin site's gateway uses another name: browsers share cookies across ports.
+        self.cookie = cookie
         self.config = config
         self._authenticate = authenticate
         self.sessions = SessionStore(config.session_idle)
@@ -277,7 +281,7 @@ class BrowserGateway:
         token = self.sessions.create(user)
         response = web.json_response({"user": user, "session": token})
         response.set_cookie(
-            SESSION_COOKIE,
+            self.cookie,
             token,
             httponly=True,
             samesite="Strict",
@@ -287,16 +291,16 @@ class BrowserGateway:
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
-        self.sessions.end(session_token(request))
+        self.sessions.end(session_token(request, self.cookie))
         response = web.json_response({"user": None})
-        response.del_cookie(SESSION_COOKIE, path="/")
+        response.del_cookie(self.cookie, path="/")
         return response
 
     # -- the socket ----------------------------------------------------------
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         _check_origin(request)
-        token = session_token(request)
+        token = session_token(request, self.cookie)
         user = self.sessions.user(token)
         if token and user is None:
             raise web.HTTPUnauthorized(text="the session expired; log in again")
@@ -341,7 +345,7 @@ class BrowserGateway:
         except FrameError as exc:
             log.warning("refused a posted frame from %s: %s", request.remote, exc)
             return _frame_response(error_frame(exc.code, exc.reason))
-        user = self.sessions.user(session_token(request))
+        user = self.sessions.user(session_token(request, self.cookie))
         reply = await self.hub.forward_action(frame, user=user, browser=True)
         return _frame_response(reply)
 

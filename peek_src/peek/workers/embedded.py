@@ -18,6 +18,8 @@ measurement showed to matter (bench/workers.py, tests/workers):
   append, not an fsync of the database, and readers never wait for a writer.
 - An empty queue costs one plain read, not a write lock: idle workers
   polling every few milliseconds do not queue up behind publishers.
+- It polls every few milliseconds while messages come and every 20 ms
+  after a quiet second, so that an idle worker costs ~1 % of a core.
 - A delivered message is deleted, not kept with ``visible = 0``; the table
   stays as small as the backlog. As with the stock transport, unacknowledged
   messages go back to their queue (marked redelivered) when the consumer
@@ -31,6 +33,7 @@ does when ``[worker] broker_url`` is unset).
 from __future__ import annotations
 
 import os
+import time
 from json import dumps, loads
 from queue import Empty
 from typing import Any
@@ -48,6 +51,9 @@ BUSY_TIMEOUT_MS = 30_000
 
 # Seconds a worker's wait for messages lasts before it checks for shutdown.
 DRAIN_SLICE = 0.1
+# Seconds without a message after which a worker polls every IDLE_POLL_INTERVAL.
+IDLE_AFTER = 1.0
+IDLE_POLL_INTERVAL = 0.02
 
 # Transport options that are kombu's or Celery's, never create_engine's.
 _NOT_ENGINE_OPTIONS = frozenset(
@@ -212,9 +218,23 @@ class Transport(kombu_sqla.Transport):
 
     Channel = Channel
 
+    _busy_interval: float | None = None
+    _last_delivery = 0.0
+
     def drain_events(self, connection: Any, timeout: Any = None) -> Any:  # type: ignore[override]
+        # Poll at the configured interval while messages come, and more
+        # slowly after a second without any: an idle worker polling every
+        # 2 ms costs ~11 % of a core, every 20 ms ~1 %. The first task after
+        # a quiet second waits ~10 ms more.
+        if self._busy_interval is None:
+            self._busy_interval = self.polling_interval
+        idle = time.monotonic() - self._last_delivery > IDLE_AFTER
+        busy = self._busy_interval or 0.0
+        self.polling_interval = max(busy, IDLE_POLL_INTERVAL) if idle else busy
         # Celery's loop for polling transports waits up to 2 s here before it
         # looks at its shutdown flag; return sooner so that a worker stops in
         # a fraction of a second.
         timeout = DRAIN_SLICE if timeout is None else min(timeout, DRAIN_SLICE)
-        return super().drain_events(connection, timeout=timeout)  # type: ignore[no-untyped-call]
+        result = super().drain_events(connection, timeout=timeout)  # type: ignore[no-untyped-call]
+        self._last_delivery = time.monotonic()
+        return result

@@ -89,7 +89,9 @@ class WorkerProcess:
         self._lifeline: int | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Set while the child consumes; ``restarted`` once it was replaced.
         self.ready = asyncio.Event()
+        self.restarted = asyncio.Event()
 
     @property
     def queues(self) -> list[str]:
@@ -198,6 +200,7 @@ class WorkerProcess:
             try:
                 await self._spawn(START_TIMEOUT)
                 self.restarts += 1
+                self.restarted.set()
                 delay = 1.0
             except WorkerStartError as exc:
                 log.error("%s", exc)

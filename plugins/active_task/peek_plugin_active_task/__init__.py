@@ -2,7 +2,7 @@
 
 On the server it publishes :class:`peek_plugin_active_task.server.ActiveTaskApi`
 as the ``active_task`` API. It checks usernames with whichever plugin
-provides the ``user`` API. Delivering tasks to users' devices (the client
-and the mobile app) lands with the vortex observables; until then tasks are
-kept and queried on the server only.
+provides the ``user`` API. Each user's tasks reach their browsers live
+through the vortex (``active_task.Task``, see :mod:`peek_plugin_active_task.tuples`),
+and the mobile app's My tasks page lets them complete one, offline too.
 """

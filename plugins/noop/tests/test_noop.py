@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from peek.testing import assert_plugin_conforms
+from peek.testing import admin_headers, assert_plugin_conforms
 
 
 def test_noop_conforms():
@@ -15,7 +15,9 @@ async def test_noop_runs_every_phase_and_answers_on_the_admin_site(peek_server):
     server = await peek_server(["peek_plugin_noop"])
     async with (
         aiohttp.ClientSession() as session,
-        session.get(server.admin_site.url + "/plugins/noop/ping") as response,
+        session.get(
+            server.admin_site.url + "/plugins/noop/ping", headers=admin_headers(server)
+        ) as response,
     ):
         body = await response.json()
     assert body == {
@@ -51,10 +53,14 @@ async def test_noop_server_keeps_its_pings_in_its_own_table_across_restarts(
     server = await peek_server(["peek_plugin_noop"], config=peek_config)
     async with aiohttp.ClientSession() as session:
         for _ in range(3):
-            async with session.get(server.admin_site.url + "/plugins/noop/ping") as response:
+            async with session.get(
+                server.admin_site.url + "/plugins/noop/ping", headers=admin_headers(server)
+            ) as response:
                 assert response.status == 200
         await server.stop()
         restarted = await peek_server(["peek_plugin_noop"], config=peek_config)
-        async with session.get(restarted.admin_site.url + "/plugins/noop/pings") as response:
+        async with session.get(
+            restarted.admin_site.url + "/plugins/noop/pings", headers=admin_headers(restarted)
+        ) as response:
             body = await response.json()
     assert body == {"pings": 3}

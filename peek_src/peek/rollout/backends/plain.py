@@ -352,19 +352,35 @@ class Activation:
         return tuple(self.generation.plugins)
 
 
-def activate_on_sys_path(data_dir: Path, path: list[str] | None = None) -> Activation | None:
+def activate_on_sys_path(
+    data_dir: Path,
+    path: list[str] | None = None,
+    *,
+    previous: Sequence[Path] = (),
+    number: int | None = None,
+) -> Activation | None:
     """Put the active generation's plugin directories at the front of ``path`` (``sys.path``).
 
-    Call it once at service start, before plugin discovery and before any
-    plugin is imported. Returns None when no generation was ever switched
+    Call it at service start, before plugin discovery and before any plugin
+    is imported, and again after a switch with the directories of the
+    generation that ran until then as ``previous`` (they leave the path;
+    unloading the modules imported from them is the caller's business).
+    With ``number``, that prepared generation rather than the active one
+    (a service applying the generation it was told to switch to, while
+    another service sharing the data directory may move the link on).
+    Returns None when no generation was ever switched
     to (the plugins installed in the environment run). Raises
     :class:`BackendError` when the active generation is damaged (a plugin
     directory is missing). Blocking.
     """
     target = sys.path if path is None else path
+    gone = {str(p) for p in previous}
+    target[:] = [entry for entry in target if entry not in gone]
     generations = data_dir.absolute() / GENERATIONS_DIR
-    number = _read_current(generations)
     if number is None:
+        number = _read_current(generations)
+    if number is None:
+        importlib.invalidate_caches()
         return None
     # Everything is read from the directory the link named once: a switch
     # made meanwhile cannot mix two generations.

@@ -60,8 +60,11 @@ class TaskStore:
         logger: logging.Logger,
         *,
         clock: Clock = utc_now,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self._file = file
+        # Told the username whose tasks changed (the vortex observable's notify).
+        self._on_change = on_change
         self._users = users
         self._log = logger
         self._clock = clock
@@ -90,6 +93,7 @@ class TaskStore:
         async with self._write_lock:
             await self._commit({**self._tasks, task.task_id: task})
         self._log.info("added task %s for %s", task.task_id, task.username)
+        self._changed(task.username)
         return task
 
     async def tasks_for(self, username: str, *, include_completed: bool = True) -> list[Task]:
@@ -116,14 +120,21 @@ class TaskStore:
             task = replace(task, completed_at=self._clock())
             await self._commit({**self._tasks, task_id: task})
         self._log.info("task %s completed", task_id)
+        self._changed(task.username)
         return task
 
     async def remove_task(self, task_id: str) -> None:
         async with self._write_lock:
-            if task_id not in self._tasks:
+            removed = self._tasks.get(task_id)
+            if removed is None:
                 raise UnknownTask(task_id)
             await self._commit({i: t for i, t in self._tasks.items() if i != task_id})
         self._log.info("removed task %s", task_id)
+        self._changed(removed.username)
+
+    def _changed(self, username: str) -> None:
+        if self._on_change is not None:
+            self._on_change(username)
 
     async def _commit(self, tasks: dict[str, Task]) -> None:
         document = {"format": FORMAT, "tasks": [_task_json(tasks[i]) for i in sorted(tasks)]}

@@ -8,12 +8,25 @@ Exchange routes (below ``/plugins/user``; the server demands a service token):
 
 An unknown user is ``null`` with 200 rather than 404, so that a client can
 tell "no such user" from "the user plugin does not run on the server".
+
+Admin routes (below ``/plugins/user`` on the admin site, which lets only the
+logged-in admin through and checks CSRF tokens), used by the admin app's Users page:
+
+- ``GET /users`` -> ``{"users": [...]}``
+- ``POST /users`` ``{"username", "password", "display_name"?, "is_admin"?}`` -> 201 ``{"user"}``
+- ``PUT /users/{username}/password`` ``{"password"}`` -> 204
+- ``DELETE /users/{username}`` -> 204
+
+Refusals are ``{"error": <message>}`` with 400 (invalid input), 404 (no such
+user) or 409 (the user exists already).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +36,7 @@ from peek.plugin import PluginContext, PluginHook, hookimpl
 from peek_plugin_user._private.config import UserConfig
 from peek_plugin_user._private.directory import UserDirectory
 from peek_plugin_user._private.wire import user_to_json
+from peek_plugin_user.server import UnknownUser, UserError, UserExists
 
 
 class ServerHook(PluginHook):
@@ -51,6 +65,13 @@ class ServerHook(PluginHook):
                 web.get("/users", self.list_users),
                 web.get("/users/{username}", self.get_user),
             ]
+        if site == "admin":
+            return [
+                web.get("/users", self.list_users),
+                web.post("/users", self.create_user),
+                web.put("/users/{username}/password", self.set_password),
+                web.delete("/users/{username}", self.delete_user),
+            ]
         return None
 
     async def authenticate(self, request: web.Request) -> web.Response:
@@ -68,6 +89,35 @@ class ServerHook(PluginHook):
     async def get_user(self, request: web.Request) -> web.Response:
         user = await self._directory().get_user(request.match_info["username"])
         return web.json_response({"user": user_to_json(user)})
+
+    async def create_user(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        username, password = body.get("username"), body.get("password")
+        display_name, is_admin = body.get("display_name"), body.get("is_admin", False)
+        if not isinstance(username, str) or not isinstance(password, str):
+            return _refused(400, "'username' and 'password' must be strings")
+        if display_name is not None and not isinstance(display_name, str):
+            return _refused(400, "'display_name' must be a string")
+        if not isinstance(is_admin, bool):
+            return _refused(400, "'is_admin' must be true or false")
+        with _refusals():
+            user = await self._directory().create_user(
+                username, password, display_name or None, is_admin=is_admin
+            )
+        return web.json_response({"user": user_to_json(user)}, status=201)
+
+    async def set_password(self, request: web.Request) -> web.Response:
+        password = (await _json_body(request)).get("password")
+        if not isinstance(password, str):
+            return _refused(400, "'password' must be a string")
+        with _refusals():
+            await self._directory().set_password(request.match_info["username"], password)
+        return web.Response(status=204)
+
+    async def delete_user(self, request: web.Request) -> web.Response:
+        with _refusals():
+            await self._directory().delete_user(request.match_info["username"])
+        return web.Response(status=204)
 
     def _directory(self) -> UserDirectory:
         if self.directory is None:
@@ -88,6 +138,29 @@ async def _create_initial_admin(directory: UserDirectory, config: UserConfig) ->
             [("initial_admin_password_file", f"cannot read {password_file}: {exc.strerror}")],
         ) from None
     await directory.create_user(config.initial_admin, text.rstrip("\r\n"), is_admin=True)
+
+
+def _refused(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """The user API's own errors as HTTP answers that say what was wrong."""
+    try:
+        yield
+    except UnknownUser as exc:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": str(exc)}), content_type="application/json"
+        ) from None
+    except UserExists as exc:
+        raise web.HTTPConflict(
+            text=json.dumps({"error": str(exc)}), content_type="application/json"
+        ) from None
+    except UserError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": str(exc)}), content_type="application/json"
+        ) from None
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
