@@ -55,3 +55,14 @@ def test_an_invalid_config_exits_1_naming_the_key(data_dir, monkeypatch, capsys)
     monkeypatch.setenv("PEEK__SERVER__ADMIN_PORT", "many")
     assert main(["plugin", "list"]) == 1
     assert "server.admin_port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_config_is_honoured_before_or_after_the_command(tmp_path, monkeypatch, capsys, before):
+    monkeypatch.delenv("PEEK__DATA_DIR", raising=False)
+    config = tmp_path / "peek.toml"
+    config.write_text(f'data_dir = "{tmp_path / "from-file"}"\n')
+    args = ["token", "create", "--service", "agent", "--name", "a1"]
+    argv = ["--config", str(config), *args] if before else [*args, "--config", str(config)]
+    assert main(argv) == 0
+    assert (tmp_path / "from-file" / "server" / "tokens.json").exists()

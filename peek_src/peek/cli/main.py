@@ -28,6 +28,9 @@ STATUS_TIMEOUT = 5.0
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    for option, default in (("config", None), ("log_format", "text"), ("log_level", "info")):
+        if not hasattr(args, option):
+            setattr(args, option, default)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
@@ -71,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peek", description="Peek plugin platform", parents=[common]
     )
-    parser.set_defaults(config=None, log_format="text", log_level="info")
+    # No set_defaults for the shared options: their actions are shared with every
+    # subcommand (argparse parents), and a default there would overwrite a
+    # value given before the subcommand. main() fills them in instead.
     parser.add_argument("--version", action="version", version=f"peek {peek.__version__}")
     sub = parser.add_subparsers(metavar="COMMAND")
 

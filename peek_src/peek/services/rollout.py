@@ -176,8 +176,14 @@ class ServerApplier(HostApplier):
     version's own scripts, before the previous version starts again.
     """
 
-    def __init__(self, host: PluginHost, storage: Storage, history: GenerationHistory) -> None:
-        super().__init__(host)
+    def __init__(
+        self,
+        host: PluginHost,
+        storage: Storage,
+        history: GenerationHistory,
+        after_apply: Callable[[frozenset[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        super().__init__(host, after_apply)
         self.storage = storage
         self.history = history
         self.data_root = host.config.data_dir / "plugins" / "server"
@@ -480,6 +486,7 @@ class ServerRollout:
         registry: ServiceRegistry,
         verify: Callable[[str], Awaitable[TokenInfo | None]],
         server_name: str,
+        after_apply: Callable[[frozenset[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.host = host
@@ -492,7 +499,7 @@ class ServerRollout:
         self.backend = PlainHostBackend(
             config.data_dir, services=["server"], import_timeout=config.rollout.import_timeout
         )
-        self.applier = ServerApplier(host, storage, self.history)
+        self.applier = ServerApplier(host, storage, self.history, after_apply)
         self.participant = Participant(
             "server", self.backend, local_fetcher(self.store), self.applier, self._report
         )

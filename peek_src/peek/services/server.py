@@ -118,6 +118,7 @@ class ServerService:
                 registry=self.registry,
                 verify=self._verify,
                 server_name=self.name,
+                after_apply=self._plugins_applied,
             )
             if self.plugins.managed
             else None
@@ -251,9 +252,13 @@ class ServerService:
     def _require_admin(self, request: web.Request) -> str:
         """Authenticate an admin API request; who made it (recorded with generations)."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self._admin_token.encode()
-        ):
+        bearer = token.strip() if scheme.lower() == "bearer" else ""
+        # An admin-site login (cookie, or its session sent as a bearer token) is an
+        # admin too; the admin site's middleware has already checked its CSRF token.
+        session = bearer or request.cookies.get(ADMIN_COOKIE)
+        if session and self.admin_auth.sessions.user(session) is not None:
+            return "admin (admin site session)"
+        if not bearer or not hmac.compare_digest(bearer.encode(), self._admin_token.encode()):
             log.warning("refused admin API request from %s", request.remote)
             raise web.HTTPUnauthorized(
                 text="admin credentials required",
@@ -282,6 +287,10 @@ class ServerService:
             request[SERVICE_KEY] = info
         response: web.StreamResponse = await handler(request)
         return response
+
+    async def _plugins_applied(self, restarted: frozenset[str]) -> None:
+        # A rollout switched the plugin set: open admin pages get the new pages.
+        await self.ui.set_plugins(self.plugins.ui_specs())
 
     # -- link ------------------------------------------------------------
 

@@ -195,6 +195,11 @@ class ClientService(UpstreamService):
         self.user_site = HttpSite("user", app, self.config.client.host, self.config.client.port)
         await self.user_site.start()
 
+    async def plugins_applied(self, restarted: frozenset[str]) -> None:
+        """A rollout switched the plugin set: open browsers get the new pages."""
+        await self.ui.set_plugins(self.plugins.ui_specs())
+        await super().plugins_applied(restarted)
+
     async def stop_sites(self) -> None:
         self.ui.close()
         await self.browsers.close()
