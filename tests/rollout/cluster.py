@@ -50,6 +50,7 @@ class Cluster:
     http: aiohttp.ClientSession | None = None
     token: str = ""
     kinds: tuple[str, ...] = ("client", "agent")
+    enabled: tuple[str, ...] = ("peek_plugin_noop",)
 
     # -- set-up -----------------------------------------------------------------
 
@@ -80,7 +81,7 @@ server_url = "{server_url}"
 [worker]
 server_url = "{server_url}"
 [plugins]
-enabled = ["peek_plugin_noop"]
+enabled = {json.dumps(list(self.enabled))}
 hook_timeout = 20
 [vortex]
 heartbeat = 1.0

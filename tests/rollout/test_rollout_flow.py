@@ -112,3 +112,25 @@ async def test_a_service_that_is_down_aborts_the_rollout(tmp_path: Path) -> None
         assert done["state"] == "failed"
         assert done["problems"] == ["agent remote-agent is down"]
         assert versions(await c.status(), PROBE)["server"] is None
+
+
+async def test_the_api_refuses_an_oversized_or_unauthenticated_upload_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    big = tmp_path / "peek_plugin_big-1.0.0-py3-none-any.whl"
+    big.write_bytes(b"PK\x03\x04" + b"\0" * 4096)
+    async with cluster(
+        tmp_path / "srv", "separate", kinds=(), extra="max_upload_bytes = 2048"
+    ) as c:
+        status, body = await c.upload(big)
+        assert status == 413
+        assert body["error"] == "too_large"
+        assert body["limit"] == 2048
+        assert "upload limit of 2048 bytes" in body["message"]
+        assert c.http is not None
+        async with c.http.get(f"{c.admin}/api/generations") as response:
+            assert response.status == 401
+        _, history = await c.api("GET", "/api/generations")
+        assert [g["number"] for g in history["generations"]] == [1]
+        assert list((c.data() / "uploads").iterdir()) == []
+        assert not (c.data() / "artifacts").exists()

@@ -1,3 +1,8 @@
 import { adminSiteSession, startShell } from "@peek/shell";
 
-startShell({ app: "admin", title: "Peek Admin", layout: "side", fixedUsername: "admin" }, adminSiteSession());
+import { pluginsPage } from "./plugins-page.js";
+
+startShell(
+  { app: "admin", title: "Peek Admin", layout: "side", fixedUsername: "admin", platformPages: [pluginsPage()] },
+  adminSiteSession(),
+);

@@ -16,7 +16,7 @@ export { PeekPageHost } from "./page-host.js";
 export { hashFor, parseHash } from "./router.js";
 export { adminSiteSession, registerTuples, userSiteSession } from "./sessions.js";
 export { PeekShell, defineShellElements } from "./shell.js";
-export type { ModuleRef, PageEntry, PagesIndex, ShellOptions, ShellSession } from "./types.js";
+export type { ModuleRef, PageEntry, PagesIndex, PlatformPage, ShellOptions, ShellSession } from "./types.js";
 
 export function startShell(
   options: ShellOptions,

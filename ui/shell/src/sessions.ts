@@ -15,14 +15,18 @@ import type { ShellSession } from "./types.js";
 
 /** Make `types` known to `client` (a plugin module brings its own tuple types). */
 export function registerTuples(client: VortexClient, types: readonly unknown[]): void {
-  // The client takes its tuple types at construction; pages arrive later, so their
-  // types are added to its registry here. A type already known by name (the same
-  // plugin's module loaded again after an upgrade) keeps its first definition.
-  const registry = (client as unknown as { tuples: { get(name: string): unknown; register(t: TupleType): void } }).tuples;
+  // Pages arrive after the client was made, bringing their own types. A type known
+  // by name with other fields (the same plugin's module loaded again after an
+  // upgrade) keeps its first definition: the client refuses the redefinition.
   for (const type of types) {
+    if (typeof type !== "object" || type === null) continue;
     const candidate = type as Partial<TupleType>;
     if (typeof candidate.name !== "string" || typeof candidate.fields !== "object") continue;
-    if (registry.get(candidate.name) === undefined) registry.register(type as TupleType);
+    try {
+      client.registerTuples(type as TupleType);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // TypeError: known with other fields
+    }
   }
 }
 
@@ -152,5 +156,6 @@ export function adminSiteSession(fetcher: typeof fetch = globalThis.fetch.bind(g
       pending.push(...types);
       if (client !== null) registerTuples(client, types);
     },
+    csrfToken: () => csrf,
   };
 }

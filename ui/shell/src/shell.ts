@@ -7,7 +7,7 @@ import { PeekPageHost } from "./page-host.js";
 import { EMPTY_INDEX, type PagesSource } from "./pages.js";
 import { hashFor, parseHash } from "./router.js";
 import { shellStyles } from "./styles.js";
-import type { PageEntry, PagesIndex, ShellOptions, ShellSession } from "./types.js";
+import type { PageEntry, PagesIndex, PlatformPage, ShellOptions, ShellSession } from "./types.js";
 
 const STATE_LABEL: Record<ConnectionState, string> = {
   online: "Online",
@@ -50,6 +50,8 @@ export class PeekShell extends LitElement {
   protected indexProblem = "";
   private subscriptions: Unsubscribable[] = [];
   private stopPages: (() => void) | null = null;
+  // The app's own pages' elements, made on first visit and kept (with their state) until logout.
+  private platformElements = new Map<string, HTMLElement>();
   private readonly onHash = (): void => this.readLocation();
   private readonly onNetwork = (): void => {
     this.browserOnline = navigator.onLine;
@@ -102,6 +104,7 @@ export class PeekShell extends LitElement {
       this.stopPages();
       this.stopPages = null;
       this.index = null;
+      this.platformElements.clear();
     }
   }
 
@@ -186,9 +189,20 @@ export class PeekShell extends LitElement {
     `;
   }
 
+  private platformElement(page: PlatformPage): HTMLElement {
+    let element = this.platformElements.get(page.route);
+    if (element === undefined) {
+      element = page.create(this.session);
+      this.platformElements.set(page.route, element);
+    }
+    return element;
+  }
+
   private renderApp(user: PageUser) {
-    const pages = this.index?.pages ?? [];
-    const current = this.route ? pages.find((p) => p.route === this.route) : undefined;
+    const platform = this.options.platformPages ?? [];
+    const own = this.route ? platform.find((p) => p.route === this.route) : undefined;
+    const pages = (this.index?.pages ?? []).filter((p) => !platform.some((o) => o.route === p.route));
+    const current = this.route && !own ? pages.find((p) => p.route === this.route) : undefined;
     const link = (route: string, title: string, iconName: string) =>
       html`<a href=${route ? hashFor(route) : "#/"} data-route=${route}
         aria-current=${(this.route === route ? "page" : nothing) as string}>${icon(iconName)}<span>${title}</span></a>`;
@@ -201,11 +215,13 @@ export class PeekShell extends LitElement {
       </header>
       <div class=${`layout-${this.options.layout}`}>
         <nav class="nav" aria-label="Pages">
-          ${link("", "Home", "home")} ${pages.map((p) => link(p.route, p.title, p.icon))}
+          ${link("", "Home", "home")} ${platform.map((p) => link(p.route, p.title, p.icon))}
+          ${pages.map((p) => link(p.route, p.title, p.icon))}
         </nav>
         <main class="content">
           ${this.indexProblem ? html`<p class="banner">Pages may be out of date: ${this.indexProblem}</p>` : nothing}
           ${this.route === "" ? this.renderHome(user, pages) : nothing}
+          ${own ? this.platformElement(own) : nothing}
           ${this.route !== "" && current
             ? html`<peek-page-host
                 .entry=${current}
@@ -215,7 +231,7 @@ export class PeekShell extends LitElement {
                 .registerTuples=${(types: readonly unknown[]) => this.session.registerTuples(types)}
               ></peek-page-host>`
             : nothing}
-          ${this.route !== "" && !current && this.index !== null
+          ${this.route !== "" && !own && !current && this.index !== null
             ? html`<h1>Page not found</h1><p class="empty">No plugin offers “${this.route}” here (any more).</p>
                 <p><a href="#/">Back to the home page</a></p>`
             : nothing}

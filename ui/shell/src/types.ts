@@ -39,6 +39,17 @@ export interface ShellSession {
   logout(): Promise<void>;
   /** Make tuple types of a plugin module known to the vortex client before it is used. */
   registerTuples(types: readonly unknown[]): void;
+  /** Admin only: the CSRF token that state-changing requests on the admin site send. */
+  csrfToken?(): string | null;
+}
+
+/** A page of the app itself (not of a plugin), e.g. the admin app's "Plugins". */
+export interface PlatformPage {
+  readonly route: string;
+  readonly title: string;
+  readonly icon: string;
+  /** Make the page's element; the shell makes it once per login and keeps it. */
+  create(session: ShellSession): HTMLElement;
 }
 
 export interface ShellOptions {
@@ -47,4 +58,6 @@ export interface ShellOptions {
   readonly layout: "side" | "bottom";
   /** Fixed user name of the login form (the admin app's is "admin"). */
   readonly fixedUsername?: string;
+  /** The app's own pages, listed first in the navigation; their routes win over plugins'. */
+  readonly platformPages?: readonly PlatformPage[];
 }

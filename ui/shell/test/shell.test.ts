@@ -108,6 +108,43 @@ describe("the shell", () => {
     expect(routes()).toEqual(["", "tasks"]);
   });
 
+  it("lists the app's own pages first and shows one, keeping its element, over a plugin's same route", async () => {
+    const { shell, session, pages } = mountShell();
+    const made: HTMLElement[] = [];
+    shell.options = {
+      ...shell.options,
+      platformPages: [
+        {
+          route: "platform-plugins",
+          title: "Plugins",
+          icon: "gear",
+          create: (given) => {
+            expect(given).toBe(session);
+            const element = document.createElement("section");
+            element.textContent = "the plugins page";
+            made.push(element);
+            return element;
+          },
+        },
+      ],
+    };
+    session.users.next({ username: "admin" });
+    await settle(shell);
+    pages.push({ app: "desktop", version: 1, pages: [entry("noop"), entry("platform-plugins")], apis: {} });
+    await settle(shell);
+    const routes = () => [...shell.shadowRoot!.querySelectorAll("nav a")].map((a) => a.getAttribute("data-route"));
+    expect(routes()).toEqual(["", "platform-plugins", "noop"]);
+    window.location.hash = "#/platform-plugins";
+    window.dispatchEvent(new HashChangeEvent("hashchange"));
+    await settle(shell);
+    expect(text(shell)).toContain("the plugins page");
+    expect(shell.shadowRoot!.querySelector("peek-page-host")).toBeNull();
+    pages.push({ app: "desktop", version: 2, pages: [entry("noop")], apis: {} });
+    await settle(shell);
+    expect(made).toHaveLength(1);
+    window.location.hash = "";
+  });
+
   it("shows the connection state", async () => {
     const { shell, session } = mountShell();
     session.users.next({ username: "alice" });
