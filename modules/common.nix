@@ -71,6 +71,9 @@ let
     if cfg.resultBackend.createLocally then "redis://127.0.0.1:6379/0" else cfg.resultBackend.url;
 in
 {
+  # Plugin rollouts as system generations (off unless rebuild.enable).
+  imports = [ ./rebuild.nix ];
+
   options.services.peek = {
     package = mkOption {
       type = types.package;
@@ -102,7 +105,7 @@ in
         sha256, wheel }`, wheel paths relative to the lock). Its plugins are
         built from their wheels and added to {option}`services.peek.plugins`.
         In a flake this is a file of the system flake itself, so evaluation
-        stays pure; see `peek-rollout.service`.
+        stays pure; see `modules/rebuild.nix` (`peek-rebuild.service`).
       '';
     };
 

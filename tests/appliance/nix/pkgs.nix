@@ -80,7 +80,13 @@ let
     let
       names = lib.sort (a: b: a < b) (lib.unique (map (p: p.pname) plugins));
     in
-    drv "python3.12-peek-env" { plugins = names; } { peekPlugins = names; };
+    # The plugins' own store paths count too, as they do for a real
+    # environment: this forces each plugin's src (a lock's wheel is checked
+    # against its sha256 only when its path is computed).
+    drv "python3.12-peek-env" {
+      plugins = names;
+      paths = lib.sort (a: b: a < b) (lib.unique (map (p: p.outPath) plugins));
+    } { peekPlugins = names; };
 
   tomlValue =
     let

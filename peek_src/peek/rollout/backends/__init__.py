@@ -1,1 +1,1 @@
-"""Host backends: :mod:`.plain` here; the NixOS backend belongs to the appliance."""
+"""Host backends: :mod:`.plain` (any host) and :mod:`.nixos` (the NixOS appliance)."""

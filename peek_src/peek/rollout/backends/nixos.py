@@ -1,0 +1,490 @@
+"""The NixOS backend: a generation is a lock file of the system flake; root rebuilds the system.
+
+The service user never runs Nix and never needs root. It writes files; a
+root oneshot unit (``peek-rebuild.service``, started by ``peek-rebuild.path``
+when a request appears, see ``modules/rebuild.nix``) does the rebuild and
+answers with a result file.
+
+Layout (``flake_dir`` is ``<data dir>/system-flake``, writable by the service
+user; ``state_dir`` is ``/var/lib/peek-rebuild``, written only by root)::
+
+    flake_dir/generations/<n>/generation.lock.json  the lock the modules read
+    flake_dir/generations/<n>/generation.json       the whole manifest
+    flake_dir/generations/<n>/wheels/<file>.whl     the wheels, named in the lock
+    request_dir/request                             one pending request (text)
+    state_dir/results/<id>.json                     the oneshot's answer to request <id>
+    state_dir/active.json                           the generation the running system has
+
+The lock (``generation.lock.json``) is what evaluation sees::
+
+    {"generation": 7, "digest": "<manifest sha256>",
+     "plugins": {"peek_plugin_x": {"version": "1.2", "sha256": "<hex>",
+                                   "wheel": "wheels/peek_plugin_x-1.2-py3-none-any.whl"}}}
+
+``services.peek.generationLock`` takes each wheel into the Nix store by its
+SHA-256 (evaluation fails on a mismatch), so the lock names exactly the
+store paths the system is built from.
+
+Every write makes a new file or directory under a temporary name, flushes
+it and renames it into place: a crash leaves the running generation as it
+was plus ``.tmp-*`` litter that :meth:`NixosHostBackend.recover` removes.
+The request is a small ``key=value`` text file (the root side validates
+each line against a strict pattern rather than parse JSON it did not write).
+
+Where the interface's docstring says ``prepare`` builds the system: here the
+build happens in the oneshot at ``switch`` (one root request, one answer),
+so ``Prepared.location`` is the generation's directory of the flake.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from peek.config import ServiceKind
+from peek.rollout.backend import ArtifactFetcher, HostBackend, Prepared
+from peek.rollout.errors import (
+    ArtifactCorrupt,
+    BackendError,
+    GenerationConflict,
+    GenerationError,
+    GenerationNotPrepared,
+)
+from peek.rollout.generations import Generation
+from peek.rollout.hashing import sha256_file
+from peek.rollout.wheels import DEFAULT_IMPORT_TIMEOUT, ImportTarget, import_check, install_wheel
+
+__all__ = [
+    "ACTIVE_FILE",
+    "LOCK_FILE",
+    "MANIFEST_FILE",
+    "REQUEST_FILE",
+    "NixosHostBackend",
+    "RebuildFailed",
+    "RebuildResult",
+    "RebuildTimeout",
+]
+
+log = logging.getLogger(__name__)
+
+GENERATIONS_DIR = "generations"
+LOCK_FILE = "generation.lock.json"
+MANIFEST_FILE = "generation.json"
+WHEELS_DIR = "wheels"
+REQUEST_FILE = "request"
+RESULTS_DIR = "results"
+ACTIVE_FILE = "active.json"
+DEFAULT_REBUILD_TIMEOUT = 1800.0
+_MUTEX = ".lock"
+_TMP_PREFIX = ".tmp-"
+_POLL = 0.05
+
+Checkpoint = Callable[[str], None]
+
+
+def _no_checkpoint(step: str) -> None:
+    return None
+
+
+class RebuildFailed(BackendError):
+    """The oneshot could not switch (build, activation or health failed) and switched back.
+
+    ``reason`` is what the oneshot wrote; ``system_generation`` the system
+    generation the host runs now, when it said.
+    """
+
+    def __init__(self, generation: int, reason: str, system_generation: int | None) -> None:
+        self.reason = reason
+        self.system_generation = system_generation
+        super().__init__(generation, f"rebuild for plugin generation {generation} failed: {reason}")
+
+
+class RebuildTimeout(BackendError):
+    """No result within the timeout; ``taken`` says whether the oneshot had started on it."""
+
+    def __init__(self, generation: int, timeout: float, taken: bool, result: Path) -> None:
+        self.taken = taken
+        self.result = result
+        if taken:
+            what = f"the rebuild is still running; its result will appear at {result}"
+        else:
+            what = "peek-rebuild.path never started the rebuild; the request was withdrawn"
+        super().__init__(
+            generation,
+            f"no rebuild result for plugin generation {generation} in {timeout:g}s: {what}",
+        )
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    """What the oneshot answered: the plugin generation and the system generation it runs."""
+
+    generation: int
+    system_generation: int | None
+    system: str | None
+
+
+class NixosHostBackend(HostBackend):
+    """Generations as lock files of the system flake; switches done by ``peek-rebuild.service``.
+
+    ``flake_dir`` and ``request_dir`` belong to the service user;
+    ``state_dir`` is the oneshot's (root-owned, readable by the service).
+    ``rebuild_timeout`` bounds a switch or rollback (build, activation and
+    the health wait). ``checkpoint`` is called after each step of
+    ``prepare`` (``wheels``, ``composed``, ``prepared``); tests crash there.
+    """
+
+    name = "nixos"
+
+    def __init__(
+        self,
+        flake_dir: Path,
+        request_dir: Path,
+        state_dir: Path,
+        *,
+        rebuild_timeout: float = DEFAULT_REBUILD_TIMEOUT,
+        services: Sequence[ServiceKind] | None = None,
+        import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        self.flake_dir = flake_dir.absolute()
+        self.generations_root = self.flake_dir / GENERATIONS_DIR
+        self.request_dir = request_dir.absolute()
+        self.state_dir = state_dir.absolute()
+        self.rebuild_timeout = rebuild_timeout
+        self.services = tuple(services) if services is not None else None
+        self.import_timeout = import_timeout
+        self._checkpoint = checkpoint or _no_checkpoint
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path, **kwargs: Any) -> NixosHostBackend:
+        """The layout ``modules/rebuild.nix`` sets up for ``services.peek.dataDir``."""
+        return cls(
+            data_dir / "system-flake",
+            data_dir / "rebuild",
+            Path("/var/lib/peek-rebuild"),
+            **kwargs,
+        )
+
+    def generation_dir(self, number: int) -> Path:
+        return self.generations_root / str(number)
+
+    # -- HostBackend -------------------------------------------------------------------
+
+    def prepare(self, generation: Generation, fetch: ArtifactFetcher) -> Prepared:
+        with self._lock():
+            existing = self._read_prepared(generation.number)
+            if existing is not None:
+                if existing.digest() != generation.digest():
+                    raise GenerationConflict(generation.number)
+                return self._prepared(generation, reused=tuple(generation.plugins))
+            self._compose(generation, fetch)
+        return self._prepared(generation, installed=tuple(generation.plugins))
+
+    def import_check(self, generation: Generation) -> None:
+        prepared = self._read_prepared(generation.number)
+        if prepared is None:
+            raise GenerationNotPrepared(generation.number)
+        if prepared.digest() != generation.digest():
+            raise GenerationConflict(generation.number)
+        gen_dir = self.generation_dir(generation.number)
+        # The system is not built yet: the wheels are installed into a
+        # throwaway directory and imported with this interpreter (the one
+        # the built closure also uses, from the same nixpkgs).
+        with tempfile.TemporaryDirectory(prefix="peek-import-check-") as work:
+            targets = []
+            dirs = []
+            for plugin in prepared.plugins.values():
+                target = Path(work) / plugin.name
+                install_wheel(gen_dir / WHEELS_DIR / plugin.wheel, target, filename=plugin.wheel)
+                hooks = plugin.hooks
+                if self.services is not None:
+                    hooks = {k: ref for k, ref in hooks.items() if k in self.services}
+                targets.append(ImportTarget(plugin.name, list(hooks.values()), target))
+                dirs.append(target)
+            import_check(targets, dirs, workdir=Path(work), timeout=self.import_timeout)
+
+    def switch(self, generation: int) -> None:
+        if self._read_prepared(generation) is None:
+            raise GenerationNotPrepared(generation)
+        result = self._request("switch", generation)
+        log.info(
+            "plugin generation %d is active (system generation %s)",
+            generation,
+            result.system_generation,
+        )
+
+    def rollback(self, to_generation: int) -> None:
+        if self.active() == to_generation:
+            return
+        if self._read_prepared(to_generation) is None:
+            raise GenerationNotPrepared(to_generation)
+        result = self._request("rollback", to_generation)
+        log.warning(
+            "rolled back to plugin generation %d (system generation %s)",
+            to_generation,
+            result.system_generation,
+        )
+
+    def active(self) -> int | None:
+        data = _read_json(self.state_dir / ACTIVE_FILE)
+        if data is None:
+            return None
+        number = data.get("generation")
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise BackendError(None, f"{self.state_dir / ACTIVE_FILE} names no generation")
+        return number
+
+    def active_system(self) -> RebuildResult | None:
+        """The running system as the oneshot last recorded it (None before the first switch)."""
+        data = _read_json(self.state_dir / ACTIVE_FILE)
+        return None if data is None else _result(data, self.state_dir / ACTIVE_FILE)
+
+    def prepared(self) -> list[int]:
+        if not self.generations_root.is_dir():
+            return []
+        return sorted(
+            int(entry.name)
+            for entry in self.generations_root.iterdir()
+            if entry.name.isdigit() and (entry / LOCK_FILE).is_file()
+        )
+
+    def recover(self) -> None:
+        with self._lock():
+            removed = []
+            for parent in (self.generations_root, self.request_dir):
+                for entry in parent.iterdir() if parent.is_dir() else ():
+                    if entry.name.startswith(_TMP_PREFIX):
+                        _remove(entry)
+                        removed.append(str(entry))
+            if removed:
+                log.warning("removed leftovers of an interrupted rollout: %s", ", ".join(removed))
+
+    def prune(self, keep: Sequence[int]) -> None:
+        with self._lock():
+            active = self.active()
+            kept = set(keep) | ({active} if active is not None else set())
+            for number in self.prepared():
+                if number not in kept:
+                    _remove(self.generation_dir(number))
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _prepared(
+        self, generation: Generation, installed: tuple[str, ...] = (), reused: tuple[str, ...] = ()
+    ) -> Prepared:
+        return Prepared(
+            generation=generation.number,
+            location=str(self.generation_dir(generation.number)),
+            plugin_paths=(),
+            installed=installed,
+            reused=reused,
+            restart_required=True,
+        )
+
+    def _compose(self, generation: Generation, fetch: ArtifactFetcher) -> None:
+        self.generations_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(
+            tempfile.mkdtemp(dir=self.generations_root, prefix=f"{_TMP_PREFIX}{generation.number}-")
+        )
+        try:
+            wheels = tmp / WHEELS_DIR
+            wheels.mkdir()
+            plugins: dict[str, Mapping[str, str]] = {}
+            for plugin in generation.plugins.values():
+                source = fetch(plugin)
+                actual = sha256_file(source)
+                if actual != plugin.sha256:
+                    raise ArtifactCorrupt(plugin.sha256, actual, str(source))
+                self._place(source, wheels / plugin.wheel, plugin.sha256)
+                plugins[plugin.name] = {
+                    "version": plugin.version,
+                    "sha256": plugin.sha256,
+                    "wheel": f"{WHEELS_DIR}/{plugin.wheel}",
+                }
+            self._checkpoint("wheels")
+            (tmp / MANIFEST_FILE).write_bytes(generation.canonical_json())
+            lock = {
+                "generation": generation.number,
+                "digest": generation.digest(),
+                "plugins": plugins,
+            }
+            # Written last: a directory with its lock is a complete generation.
+            (tmp / LOCK_FILE).write_text(json.dumps(lock, sort_keys=True, indent=1) + "\n", "utf-8")
+            os.chmod(tmp, 0o755)
+            _fsync_tree(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._checkpoint("composed")
+        os.rename(tmp, self.generation_dir(generation.number))
+        _fsync_dir(self.generations_root)
+        self._checkpoint("prepared")
+
+    def _place(self, source: Path, target: Path, sha256: str) -> None:
+        # A wheel an earlier generation already holds is linked, not copied:
+        # the same bytes (checked by hash) cost nothing twice.
+        for number in reversed(self.prepared()):
+            earlier = self.generation_dir(number) / WHEELS_DIR / target.name
+            if earlier.is_file() and sha256_file(earlier) == sha256:
+                try:
+                    os.link(earlier, target)
+                    return
+                except OSError:
+                    break
+        shutil.copyfile(source, target)
+        os.chmod(target, 0o644)
+
+    def _request(self, action: str, generation: int) -> RebuildResult:
+        """Hand ``action`` to the oneshot and wait for its answer. One request at a time."""
+        request_id = secrets.token_hex(16)
+        result_path = self.state_dir / RESULTS_DIR / f"{request_id}.json"
+        request = self.request_dir / REQUEST_FILE
+        with self._lock():
+            self.request_dir.mkdir(parents=True, exist_ok=True)
+            if request.exists():
+                raise BackendError(
+                    generation,
+                    f"another rebuild request is pending ({request}); not queuing a second",
+                )
+            body = f"id={request_id}\naction={action}\ngeneration={generation}\n"
+            _write_atomically(request, body.encode())
+        deadline = time.monotonic() + self.rebuild_timeout
+        # Polled: the answer comes from another process as a file rename,
+        # and the standard library has no file-change notification.
+        while (data := _read_json(result_path)) is None:
+            if time.monotonic() >= deadline:
+                taken = not _withdraw(request, request_id)
+                raise RebuildTimeout(generation, self.rebuild_timeout, taken, result_path)
+            time.sleep(_POLL)
+        result = _result(data, result_path)
+        if data.get("ok") is not True:
+            reason = data.get("reason")
+            raise RebuildFailed(
+                generation,
+                reason if isinstance(reason, str) and reason else "(the oneshot gave no reason)",
+                result.system_generation,
+            )
+        if result.generation != generation:
+            raise BackendError(
+                generation, f"{result_path} answers for generation {result.generation}"
+            )
+        return result
+
+    # -- reading state ----------------------------------------------------------------------
+
+    def _read_prepared(self, number: int) -> Generation | None:
+        gen_dir = self.generation_dir(number)
+        if not (gen_dir / LOCK_FILE).is_file():
+            return None
+        try:
+            return Generation.from_json((gen_dir / MANIFEST_FILE).read_bytes())
+        except (OSError, GenerationError) as exc:
+            raise BackendError(number, f"{gen_dir} is unreadable: {exc}") from None
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.flake_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.flake_dir / _MUTEX, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _result(data: Mapping[str, Any], where: Path) -> RebuildResult:
+    number = data.get("generation")
+    system_generation = data.get("system_generation")
+    system = data.get("system")
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise BackendError(None, f"{where} names no generation")
+    if not (system_generation is None or type(system_generation) is int):
+        raise BackendError(number, f"{where}: system_generation {system_generation!r}")
+    return RebuildResult(number, system_generation, system if isinstance(system, str) else None)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise BackendError(None, f"{path} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BackendError(None, f"{path} is not a JSON object")
+    return data
+
+
+def _withdraw(request: Path, request_id: str) -> bool:
+    """Remove our request if the oneshot has not taken it yet; True if withdrawn."""
+    try:
+        text = request.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    if f"id={request_id}\n" not in text:
+        return False
+    # The oneshot takes a request by renaming it away: if it did so since
+    # the read, this unlink finds nothing and the request counts as taken.
+    try:
+        request.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
