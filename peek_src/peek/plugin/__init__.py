@@ -45,6 +45,7 @@ from peek.plugin.tuples import (
 from peek.plugin.vortex import (
     ActionError,
     ActionTimeout,
+    Authoriser,
     Caller,
     Selector,
     Subscription,
@@ -58,6 +59,7 @@ __all__ = [
     "ApiConflict",
     "ApiNotDeclared",
     "ApiUnavailable",
+    "Authoriser",
     "AwareDatetime",
     "Caller",
     "CircularDependency",

@@ -21,6 +21,19 @@ The same API on every service; what each call does depends on where it runs:
   subscription. A client plugin that ``provide``\\ s a key replaces the
   server for that key on that client (its browsers are answered locally).
 
+  Who may watch: data is per *selector*, never per caller (watchers of
+  one selector share one value), so a selector that is private to someone
+  must be guarded with an ``authorise(selector, caller)`` hook; it is asked
+  once per (selector, browser user) -- the client caches a yes for as long
+  as it keeps the subscription, and asks again after a reconnect::
+
+      def may_watch(selector: Selector, caller: Caller) -> bool:
+          return not caller.via_browser or caller.user == selector.get("user")
+
+      vortex.provide("weather.Inbox", self.inbox, authorise=may_watch)
+
+  A no is an ``err`` with code ``forbidden`` for that browser only.
+
 - **actions** — ``await vortex.action(Refresh(station="north"))`` runs the
   owning plugin's processor on the server, exactly once per action id, and
   returns its reply tuples; errors raise :class:`ActionError`::
@@ -47,6 +60,7 @@ __all__ = [
     "ActionError",
     "ActionHandler",
     "ActionTimeout",
+    "Authoriser",
     "Caller",
     "ObservableHandler",
     "Observer",
@@ -66,11 +80,12 @@ Observer = Callable[[list[Tuple]], Awaitable[None] | None]
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sent an action: the service that delivered it, and the browser user if any.
+    """Who sent an action or asks to watch a selector: the service that
+    delivered it, and the browser user if any.
 
-    ``user`` is the logged-in username for actions from browsers (None when
-    the handler allows anonymous use and nobody logged in), and None for
-    actions that services (agents, client or server plugins) send.
+    ``user`` is the logged-in username for browsers (None when the handler
+    allows anonymous use and nobody logged in), and None for services
+    (agents, client or server plugins), whose ``via_browser`` is False.
     """
 
     service_kind: str
@@ -78,6 +93,10 @@ class Caller:
     user: str | None = None
     via_browser: bool = False
 
+
+#: ``(selector, caller) -> may this caller watch this selector?`` (may be async).
+#: See :meth:`VortexApi.provide`.
+Authoriser = Callable[[Selector, Caller], bool | Awaitable[bool]]
 
 #: ``(action, caller) -> reply``: a tuple, a list of tuples, or None (may be async).
 ActionHandler = Callable[
@@ -130,9 +149,27 @@ class VortexApi(Protocol):
         """
         ...
 
-    def provide(self, key: str, handler: ObservableHandler, *, anonymous: bool = False) -> None:
-        """Answer observers of ``key`` with ``handler(selector)``; ``anonymous``
-        lets browsers without a login watch it."""
+    def provide(
+        self,
+        key: str,
+        handler: ObservableHandler,
+        *,
+        anonymous: bool = False,
+        authorise: Authoriser | None = None,
+    ) -> None:
+        """Answer observers of ``key`` with ``handler(selector)``.
+
+        ``anonymous`` lets browsers without a login watch it (otherwise they
+        get ``unauthenticated`` before ``authorise`` is asked).
+        ``authorise(selector, caller)``, if given, decides per caller whether
+        it may watch ``selector``: False refuses that caller alone with
+        ``forbidden``; raising refuses it with ``failed``. It is asked for
+        every browser user (on the server, for subscriptions that clients
+        make on a browser's behalf: the client caches a yes per selector and
+        user while it holds the subscription) and for services
+        (``caller.via_browser`` False). ``handler`` must not depend on the
+        caller: every watcher of a selector gets the same value.
+        """
         ...
 
     def notify(self, key: str, selector: Selector | None = None) -> None:

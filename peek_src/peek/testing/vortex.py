@@ -109,6 +109,11 @@ class VortexBrowser:
     async def unsubscribe(self, key: str, selector: Mapping[str, Any] | None = None) -> None:
         await self.send({"t": "unsub", "key": key, "selector": dict(selector or {})})
 
+    @property
+    def unclaimed(self) -> list[Frame]:
+        """Frames received and not yet claimed by an ``expect``, oldest first."""
+        return list(self._unclaimed)
+
     async def expect(
         self,
         kind: str | None = None,

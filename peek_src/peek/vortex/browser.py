@@ -66,6 +66,7 @@ _ERROR_STATUS = {
     "unknown_tuple": 400,
     "too_large": 413,
     "unauthenticated": 401,
+    "forbidden": 403,
     "no_handler": 404,
     "conflict": 409,
     "timeout": 504,
@@ -135,6 +136,7 @@ class BrowserConnection:
         self.ws = ws
         self.user = user
         self.anonymous = user is None
+        self.browser = True  # watches as ``user``: providers authorise it per selector
         self.sids: set[str] = set()
         self.actions: set[asyncio.Task[None]] = set()
         transport = request.transport

@@ -8,6 +8,14 @@ data frame, and a *source*: a local provider (``provide``; on the server,
 or a client plugin replacing the server for a key) or, on a client, agent
 or worker, the one upstream subscription to the server. New sinks get the
 cached frame at once; every new frame goes to every sink, encoded once.
+
+Who may watch is decided per (selector, caller), never per subscription:
+a provider's ``authorise(selector, caller)`` hook is asked before a sink
+joins. On a client, a browser's sink waits until the server has said yes
+for its user (a ``sub`` carrying ``browser``/``user``, answered ``allow`` or
+``err``); a yes is cached per user on the subscription, so the one upstream
+subscription is shared by every watcher but fans out only to sinks whose
+user the server authorised.
 On an upstream service, a subscription nobody watches is torn down (and
 unsubscribed upstream) after ``grace`` seconds; on reconnect every live
 subscription is sent again.
@@ -34,6 +42,7 @@ from peek.plugin.vortex import (
     ActionError,
     ActionHandler,
     ActionTimeout,
+    Authoriser,
     Caller,
     ObservableHandler,
     Observer,
@@ -62,9 +71,15 @@ _SCALAR = (str, int, bool, type(None))
 
 
 class Sink(Protocol):
-    """Where a subscription's frames go: a browser socket, a linked service, a local observer."""
+    """Where a subscription's frames go: a browser socket, a linked service, a local observer.
+
+    ``browser`` sinks are authorised as their ``user`` (None: anonymous);
+    the others as the service itself.
+    """
 
     anonymous: bool
+    browser: bool
+    user: str | None
 
     async def deliver(self, sid: str, frame: bytes, *, data: bool) -> None:
         """Take one frame of subscription ``sid`` (``data``: coalescible, else an error)."""
@@ -115,6 +130,7 @@ def _routing(header: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
 class _Provider:
     handler: ObservableHandler
     anonymous: bool
+    authorise: Authoriser | None = None
 
 
 @dataclass(eq=False)
@@ -130,6 +146,10 @@ class _Sub:
     key: str
     selector: dict[str, Any]
     sinks: dict[Sink, None] = field(default_factory=dict)
+    # Upstream only: browser sinks waiting for the server's verdict on their
+    # user, and the users it allowed (cached while the subscription lives).
+    waiting: dict[str | None, dict[Sink, None]] = field(default_factory=dict)
+    allowed: set[str | None] = field(default_factory=set)
     frame: bytes | None = None
     # Whether browsers without a login may watch; None until the source says.
     anonymous: bool | None = None
@@ -139,11 +159,17 @@ class _Sub:
     def routing(self) -> dict[str, Any]:
         return {"plugin": self.plugin, "key": self.key, "selector": self.selector}
 
+    @property
+    def empty(self) -> bool:
+        return not self.sinks and not self.waiting
+
 
 class LocalObserver:
     """A sink that decodes frames for a plugin's ``observe`` callback."""
 
     anonymous = False
+    browser = False
+    user: str | None = None
 
     def __init__(self, hub: _VortexBase, sid: str, observer: Observer) -> None:
         self._hub = hub
@@ -196,9 +222,16 @@ class _VortexBase:
     def register_tuples(self, plugin: str, *types: type[Tuple]) -> None:
         self.registry.register(plugin, *types)
 
-    def provide(self, key: str, handler: ObservableHandler, *, anonymous: bool = False) -> None:
+    def provide(
+        self,
+        key: str,
+        handler: ObservableHandler,
+        *,
+        anonymous: bool = False,
+        authorise: Authoriser | None = None,
+    ) -> None:
         split_key(key)
-        self._providers[key] = _Provider(handler, anonymous)
+        self._providers[key] = _Provider(handler, anonymous, authorise)
 
     def notify(self, key: str, selector: Selector | None = None) -> None:
         want = None if selector is None else selector_id(split_key(key)[0], key, selector)
@@ -229,8 +262,27 @@ class _VortexBase:
         """Live subscriptions and their number of sinks (for status and tests)."""
         return {sid: len(sub.sinks) for sid, sub in self._subs.items()}
 
-    async def subscribe(self, sink: Sink, plugin: str, key: str, selector: dict[str, Any]) -> str:
-        """Add ``sink`` to a subscription, opening it if new; the subscription id."""
+    def caller_of(self, sink: Sink) -> Caller:
+        """Who ``sink`` watches as: its browser user, or this service."""
+        return Caller(self.kind, self.service_name, sink.user, via_browser=sink.browser)
+
+    async def subscribe(
+        self,
+        sink: Sink,
+        plugin: str,
+        key: str,
+        selector: dict[str, Any],
+        caller: Caller | None = None,
+        *,
+        authorised: bool = False,
+    ) -> str:
+        """Add ``sink`` to a subscription, opening it if new; the subscription id.
+
+        ``caller`` (default :meth:`caller_of` the sink) must be authorised
+        for the selector first (unless ``authorised`` says it was just now);
+        a refusal is delivered to ``sink`` as an ``err``.
+        """
+        caller = caller or self.caller_of(sink)
         sid = selector_id(plugin, key, selector)
         sub = self._subs.get(sid)
         new = sub is None
@@ -239,25 +291,71 @@ class _VortexBase:
         if sub.teardown is not None:
             sub.teardown.cancel()
             sub.teardown = None
-        if sink.anonymous and sub.anonymous is False:
-            await sink.deliver(sid, self._refusal(sub), data=False)
+        provider = self._providers.get(key)
+        if provider is None:
+            await self._join_upstream(sub, sink, caller)
+            return sid
+        refusal = None if authorised else await self._authorise(provider, sub, caller)
+        if refusal is not None:
+            await sink.deliver(sid, refusal, data=False)
+            self._idle(sub)
             return sid
         sub.sinks[sink] = None
         if new:
-            await self._open(sub)
+            sub.anonymous = provider.anonymous
+            await self._refresh(sub, provider)
         elif sub.frame is not None and (sub.anonymous or not sink.anonymous):
             await sink.deliver(sid, sub.frame, data=True)
         return sid
 
+    async def _authorise(
+        self, provider: _Provider, sub: _Sub, caller: Caller, **extra: Any
+    ) -> bytes | None:
+        """None if ``caller`` may watch ``sub``, else the ``err`` frame refusing it."""
+        if caller.via_browser and caller.user is None and not provider.anonymous:
+            return error_frame(
+                "unauthenticated", f"log in to watch {sub.key}", **sub.routing(), **extra
+            )
+        if provider.authorise is None:
+            return None
+        try:
+            allowed = provider.authorise(sub.selector, caller)
+            if not isinstance(allowed, bool):
+                allowed = await allowed
+        except Exception as exc:  # isolation boundary: one plugin's authorise hook
+            log.exception("authorising %s %s for %s failed", sub.key, sub.selector, caller)
+            return error_frame(
+                "failed",
+                f"checking who may watch {sub.key} raised {type(exc).__name__}",
+                **sub.routing(),
+                **extra,
+            )
+        if allowed is True:
+            return None
+        who = caller.user if caller.via_browser else f"{caller.service_kind} {caller.service_name}"
+        log.info("refused %s %s to %s", sub.key, sub.selector, who or "anonymous")
+        return error_frame(
+            "forbidden",
+            f"{who or 'anonymous'} may not watch {sub.key} {sub.selector}",
+            **sub.routing(),
+            **extra,
+        )
+
     def unsubscribe(self, sink: Sink, sid: str) -> None:
         sub = self._subs.get(sid)
-        if sub is None or sub.sinks.pop(sink, False) is False:
+        if sub is None:
             return
+        if sub.sinks.pop(sink, False) is False:
+            waiting = sub.waiting.get(sink.user)
+            if waiting is None or waiting.pop(sink, False) is False:
+                return
+            if not waiting:
+                del sub.waiting[sink.user]
         self._idle(sub)
 
     def _idle(self, sub: _Sub) -> None:
         """Schedule the end of a subscription left without sinks."""
-        if not sub.sinks and sub.teardown is None:
+        if sub.empty and sub.teardown is None:
             sub.teardown = asyncio.get_running_loop().call_later(
                 self.config.grace if sub.upstream else 0, self._tear_down, sub.sid
             )
@@ -269,22 +367,16 @@ class _VortexBase:
 
     def _tear_down(self, sid: str) -> None:
         sub = self._subs.get(sid)
-        if sub is None or sub.sinks:
+        if sub is None or not sub.empty:
             return
         del self._subs[sid]
         self._dirty.discard(sid)
         if sub.upstream:
             self._close_upstream(sub)
 
-    async def _open(self, sub: _Sub) -> None:
-        provider = self._providers.get(sub.key)
-        if provider is not None:
-            sub.anonymous = provider.anonymous
-            await self._refresh(sub, provider)
-        else:
-            await self._open_upstream(sub)
-
-    async def _open_upstream(self, sub: _Sub) -> None:
+    async def _join_upstream(self, sub: _Sub, sink: Sink, caller: Caller) -> None:
+        """Add ``sink`` to a subscription that no local provider serves."""
+        sub.sinks[sink] = None
         await self._fail_sub(sub, "no_handler", f"nothing provides {sub.key} on the {self.kind}")
 
     def _close_upstream(self, sub: _Sub) -> None:
@@ -331,7 +423,10 @@ class _VortexBase:
     async def _fail_sub(self, sub: _Sub, code: str, message: str) -> None:
         frame = error_frame(code, message, **sub.routing())
         sinks = list(sub.sinks)
+        for waiting in sub.waiting.values():
+            sinks.extend(waiting)
         sub.sinks.clear()
+        sub.waiting.clear()
         self._tear_down(sub.sid)
         for sink in sinks:
             await sink.deliver(sub.sid, frame, data=False)
@@ -364,6 +459,8 @@ class _PeerSink:
     """A linked service as a sink: frames go through its outbox."""
 
     anonymous = False
+    browser = False
+    user: str | None = None
 
     def __init__(self, peer: Peer, config: VortexConfig) -> None:
         self.peer = peer
@@ -457,7 +554,30 @@ class ServerVortex(_VortexBase):
             log.warning("refused a subscription from %s %s: %s", peer.kind, peer.name, exc)
             await self._sink(peer).deliver("", error_frame(exc.code, exc.reason), data=False)
             return
-        await self.subscribe(self._sink(peer), plugin, key, selector)
+        sink = self._sink(peer)
+        if message.get("browser") is not True:
+            await self.subscribe(sink, plugin, key, selector, Caller(peer.kind, peer.name))
+            return
+        # On a browser's behalf: authorise its user, answer ``allow`` or ``err``
+        # (both naming the user), then share the service's one subscription.
+        user = message.get("user")
+        caller = Caller(peer.kind, peer.name, user if isinstance(user, str) else None, True)
+        verdict = {"browser": True, "user": caller.user}
+        sid = selector_id(plugin, key, selector)
+        provider = self._providers.get(key)
+        if provider is None:
+            await self.subscribe(sink, plugin, key, selector, caller)  # answers no_handler
+            return
+        probe = self._subs.get(sid) or _Sub(sid, plugin, key, selector)
+        refusal = await self._authorise(provider, probe, caller, **verdict)
+        if refusal is not None:
+            await sink.deliver(sid, refusal, data=False)
+            return
+        allow = encode_frame({"t": "allow", **probe.routing(), **verdict})
+        await sink.deliver(sid, allow, data=False)
+        sub = self._subs.get(sid)
+        if sub is None or sink not in sub.sinks:
+            await self.subscribe(sink, plugin, key, selector, caller, authorised=True)
 
     async def _on_unsub(self, peer: Peer, message: Message) -> None:
         try:
@@ -611,6 +731,7 @@ class UpstreamVortex(_VortexBase):
         self.link = link
         link.on("data", self._on_data)
         link.on("err", self._on_err)
+        link.on("allow", self._on_allow)
         link.on("reply", self._on_reply)
         link.on("pong", lambda message: None)
 
@@ -618,10 +739,23 @@ class UpstreamVortex(_VortexBase):
         raise VortexError(f"actions are processed on the server; {self.kind} cannot handle {key}")
 
     async def link_up(self) -> None:
-        """The link (re)connected: restore every subscription and resend every action."""
+        """The link (re)connected: restore every subscription and resend every action.
+
+        Browser users are authorised again (the server may have changed its
+        mind): their sinks wait for a fresh ``allow``.
+        """
         for sub in list(self._subs.values()):
-            if sub.upstream:
+            if not sub.upstream:
+                continue
+            sub.allowed.clear()
+            for sink in list(sub.sinks):
+                if sink.browser:
+                    del sub.sinks[sink]
+                    sub.waiting.setdefault(sink.user, {})[sink] = None
+            if sub.sinks or not sub.waiting:
                 await self._send({"t": "sub", **sub.routing()})
+            for user in list(sub.waiting):
+                await self._send_browser_sub(sub, user)
         now = time.monotonic()
         for action_id, pending in list(self._pending.items()):
             if pending.deadline <= now:
@@ -640,9 +774,53 @@ class UpstreamVortex(_VortexBase):
         except LinkDown as exc:
             log.debug("%s waits for the link: %s", what, exc)
 
-    async def _open_upstream(self, sub: _Sub) -> None:
+    async def _join_upstream(self, sub: _Sub, sink: Sink, caller: Caller) -> None:
+        opened = sub.upstream
         sub.upstream = True
-        await self._send({"t": "sub", **sub.routing()})
+        if not caller.via_browser:
+            sub.sinks[sink] = None
+            if not opened:
+                await self._send({"t": "sub", **sub.routing()})
+            elif sub.frame is not None:
+                await sink.deliver(sub.sid, sub.frame, data=True)
+            return
+        if caller.user in sub.allowed:  # the server said yes to this user already
+            sub.sinks[sink] = None
+            if sub.frame is not None:
+                await sink.deliver(sub.sid, sub.frame, data=True)
+            return
+        waiting = sub.waiting.setdefault(caller.user, {})
+        asked = bool(waiting)
+        waiting[sink] = None
+        if not asked:
+            await self._send_browser_sub(sub, caller.user)
+
+    async def _send_browser_sub(self, sub: _Sub, user: str | None) -> None:
+        message: dict[str, Any] = {"t": "sub", **sub.routing(), "browser": True, "user": user}
+        await self._send(message)
+
+    def _verdict(self, message: Message) -> tuple[_Sub, str | None] | None:
+        """The subscription and user that a server's ``allow``/``err`` names, if still live."""
+        try:
+            plugin, key, selector = _routing(message)
+        except FrameError:
+            return None
+        sub = self._subs.get(selector_id(plugin, key, selector))
+        user = message.get("user")
+        if sub is None or not sub.upstream or not isinstance(user, str | None):
+            return None
+        return sub, user
+
+    async def _on_allow(self, message: Message) -> None:
+        found = self._verdict(message)
+        if found is None:
+            return
+        sub, user = found
+        sub.allowed.add(user)
+        for sink in sub.waiting.pop(user, {}):
+            sub.sinks[sink] = None
+            if sub.frame is not None:
+                await sink.deliver(sub.sid, sub.frame, data=True)
 
     def _close_upstream(self, sub: _Sub) -> None:
         self._spawn(self._send({"t": "unsub", **sub.routing()}), f"unsub {sub.key}")
@@ -672,6 +850,19 @@ class UpstreamVortex(_VortexBase):
             plugin, key, selector = _routing(message)
         except FrameError:
             log.warning("the server reported %s: %s", message.get("code"), message.get("msg"))
+            return
+        if message.get("browser") is True:  # one user refused; the others keep watching
+            found = self._verdict(message)
+            if found is not None:
+                watched, user = found
+                watched.allowed.discard(user)
+                refused = watched.waiting.pop(user, {})
+                frame = error_frame(
+                    str(message.get("code")), str(message.get("msg")), **watched.routing()
+                )
+                for sink in refused:
+                    await sink.deliver(watched.sid, frame, data=False)
+                self._idle(watched)
             return
         sub = self._subs.get(selector_id(plugin, key, selector))
         if sub is not None and sub.upstream:

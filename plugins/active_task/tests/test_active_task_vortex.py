@@ -96,3 +96,52 @@ async def test_completing_an_unknown_task_is_refused(stack: Any) -> None:
     async with await browser_for(client, "alice") as browser:
         reply = await browser.action(CompleteTask(task_id="nope"))
         assert reply.header["code"] == "failed" and "no task" in reply.header["msg"]
+
+
+async def test_a_user_cannot_watch_someone_elses_tasks(stack: Any) -> None:
+    server, client = stack
+    await server.plugins.lifecycle.published(PLUGIN).add_task("alice", "Private")
+    async with await browser_for(client, "bob") as browser:
+        await browser.subscribe(KEY, {"user": "alice"})
+        refused = await browser.expect("err")
+        assert refused.header["code"] == "forbidden"
+        assert refused.header["selector"] == {"user": "alice"}
+        assert "bob may not watch active_task.Task" in refused.header["msg"]
+
+
+async def test_alice_still_sees_her_tasks_while_bob_is_refused_them(stack: Any) -> None:
+    server, client = stack
+    tasks = server.plugins.lifecycle.published(PLUGIN)
+    await tasks.add_task("alice", "Private")
+    async with (
+        await browser_for(client, "alice") as alice,
+        await browser_for(client, "bob") as bob,
+    ):
+        await alice.subscribe(KEY, {"user": "alice"})
+        assert len(registry().decode((await alice.expect("data")).payload(1 << 20))) == 1
+        await bob.subscribe(KEY, {"user": "alice"})
+        assert (await bob.expect("err")).header["code"] == "forbidden"
+        await tasks.add_task("alice", "Another")
+        assert len(registry().decode((await alice.expect("data")).payload(1 << 20))) == 2
+        # bob's socket got nothing of alice's data, before or after the update
+        await bob.send({"t": "ping", "id": "after"})
+        await bob.expect("pong")
+        assert [f.type for f in bob.unclaimed] == []
+
+
+async def test_an_admin_may_watch_any_users_tasks(stack: Any) -> None:
+    server, client = stack
+    users = server.plugins.lifecycle.published(USER)
+    await users.create_user("carol", "carol-pw", is_admin=True)
+    await server.plugins.lifecycle.published(PLUGIN).add_task("alice", "Inspect")
+    async with await browser_for(client, "carol") as browser:
+        await browser.subscribe(KEY, {"user": "alice"})
+        (task,) = registry().decode((await browser.expect("data")).payload(1 << 20))
+        assert task.username == "alice"
+
+
+async def test_watching_tasks_without_a_user_in_the_selector_is_refused(stack: Any) -> None:
+    _, client = stack
+    async with await browser_for(client, "alice") as browser:
+        await browser.subscribe(KEY, {})
+        assert (await browser.expect("err")).header["code"] == "forbidden"

@@ -1,7 +1,9 @@
 """The tuples active_task moves through the vortex; other plugins' UIs may use them too.
 
 - ``active_task.Task`` is an observable on the server: the tasks of one user,
-  selector ``{"user": <username>}``, oldest first. It needs a login.
+  selector ``{"user": <username>}``, oldest first. It needs a login, and a
+  browser may watch only its own user's tasks (admins anyone's): another
+  user's selector is refused with ``forbidden``.
 - ``active_task.CompleteTask`` is an action: mark a task of the logged-in user
   done; the reply is the ``active_task.Task`` as it is now. Completing a task
   twice changes nothing, so a browser may safely resend it after being offline.
