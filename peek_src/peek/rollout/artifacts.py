@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO
 
 from peek.rollout.errors import ArtifactCorrupt, ArtifactError, ArtifactMissing
+from peek.rollout.fsutil import fsync_dir
 from peek.rollout.hashing import SHA256_RE, copy_hashing, sha256_file
 
 __all__ = ["ArtifactInfo", "ArtifactStore"]
@@ -100,7 +101,7 @@ class ArtifactStore:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(tmp, 0o444)
             os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return digest
         finally:
             tmp.unlink(missing_ok=True)
@@ -198,14 +199,6 @@ class ArtifactStore:
 def _check_name(sha256: str) -> None:
     if not SHA256_RE.match(sha256):
         raise ArtifactError(sha256, f"not an artifact name (lowercase hex sha256): {sha256!r}")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _rmdir_if_empty(path: Path) -> None:

@@ -61,6 +61,7 @@ from peek.rollout.errors import (
     GenerationError,
     GenerationNotPrepared,
 )
+from peek.rollout.fsutil import fsync_dir, fsync_tree, remove_path
 from peek.rollout.generations import Generation
 from peek.rollout.hashing import sha256_file
 from peek.rollout.wheels import DEFAULT_IMPORT_TIMEOUT, ImportTarget, import_check, install_wheel
@@ -266,7 +267,7 @@ class NixosHostBackend(HostBackend):
             for parent in (self.generations_root, self.request_dir):
                 for entry in parent.iterdir() if parent.is_dir() else ():
                     if entry.name.startswith(_TMP_PREFIX):
-                        _remove(entry)
+                        remove_path(entry)
                         removed.append(str(entry))
             if removed:
                 log.warning("removed leftovers of an interrupted rollout: %s", ", ".join(removed))
@@ -277,7 +278,7 @@ class NixosHostBackend(HostBackend):
             kept = set(keep) | ({active} if active is not None else set())
             for number in self.prepared():
                 if number not in kept:
-                    _remove(self.generation_dir(number))
+                    remove_path(self.generation_dir(number))
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -323,13 +324,13 @@ class NixosHostBackend(HostBackend):
             # Written last: a directory with its lock is a complete generation.
             (tmp / LOCK_FILE).write_text(json.dumps(lock, sort_keys=True, indent=1) + "\n", "utf-8")
             os.chmod(tmp, 0o755)
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self._checkpoint("composed")
         os.rename(tmp, self.generation_dir(generation.number))
-        _fsync_dir(self.generations_root)
+        fsync_dir(self.generations_root)
         self._checkpoint("prepared")
 
     def _place(self, source: Path, target: Path, sha256: str) -> None:
@@ -461,30 +462,4 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

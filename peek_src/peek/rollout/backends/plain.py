@@ -58,6 +58,7 @@ from peek.rollout.errors import (
     GenerationError,
     GenerationNotPrepared,
 )
+from peek.rollout.fsutil import fsync_dir, fsync_tree, remove_path
 from peek.rollout.generations import Generation, GenerationPlugin
 from peek.rollout.hashing import sha256_file
 from peek.rollout.wheels import DEFAULT_IMPORT_TIMEOUT, ImportTarget, import_check, install_wheel
@@ -203,7 +204,7 @@ class PlainHostBackend(HostBackend):
             for parent in (self.generations_root, *self._plugin_roots()):
                 for entry in parent.iterdir() if parent.is_dir() else ():
                     if entry.name.startswith((_TMP_PREFIX, _LINK_PREFIX)):
-                        _remove(entry)
+                        remove_path(entry)
                         removed.append(entry)
             if removed:
                 log.warning(
@@ -218,7 +219,7 @@ class PlainHostBackend(HostBackend):
             kept = set(keep) | ({active} if active is not None else set())
             for number in self.prepared():
                 if number not in kept:
-                    _remove(self.generation_dir(number))
+                    remove_path(self.generation_dir(number))
             used: set[str] = set()
             for number in self.prepared():
                 used.update(
@@ -227,7 +228,7 @@ class PlainHostBackend(HostBackend):
             for root in self._plugin_roots():
                 for entry in root.iterdir():
                     if not entry.name.startswith(".") and os.path.normpath(entry) not in used:
-                        _remove(entry)
+                        remove_path(entry)
                 if not any(root.iterdir()):
                     root.rmdir()
 
@@ -251,14 +252,14 @@ class PlainHostBackend(HostBackend):
             }
             (tmp / INSTALL_MARKER).write_text(json.dumps(marker, sort_keys=True), "utf-8")
             os.chmod(tmp, 0o755)
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
         except BaseException:
             # A failure (not a crash, which recover() handles) leaves no litter.
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self._checkpoint(f"installed:{plugin.name}")
         os.rename(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         self._checkpoint(f"moved:{plugin.name}")
 
     def _compose(self, generation: Generation, dirs: Sequence[Path]) -> None:
@@ -273,13 +274,13 @@ class PlainHostBackend(HostBackend):
             # Written last: a generation directory with its manifest is complete.
             (tmp / GENERATION_FILE).write_bytes(generation.canonical_json())
             os.chmod(tmp, 0o755)
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self._checkpoint("composed")
         os.rename(tmp, final)
-        _fsync_dir(self.generations_root)
+        fsync_dir(self.generations_root)
         self._checkpoint("prepared")
 
     def _switch(self, number: int) -> None:
@@ -296,7 +297,7 @@ class PlainHostBackend(HostBackend):
         os.symlink(str(number), link)
         self._checkpoint("linked")
         os.replace(link, self.generations_root / CURRENT_LINK)
-        _fsync_dir(self.generations_root)
+        fsync_dir(self.generations_root)
         self._checkpoint("switched")
         log.info("plugin generation %d is active", number)
 
@@ -430,31 +431,3 @@ def _install_complete(target: Path, plugin: GenerationPlugin) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(marker, dict) and marker.get("sha256") == plugin.sha256
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync_tree(root: Path) -> None:
-    # Flushed before the rename that makes it visible: after a power cut the
-    # name never points at files whose data was not yet written.
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for name in filenames:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
