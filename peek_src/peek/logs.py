@@ -76,3 +76,5 @@ def setup_logging(
     root.setLevel(level)
     # aiohttp logs every request at INFO; a busy site would drown the plugin lines.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic announces each of its own extension hooks at INFO on every import.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
