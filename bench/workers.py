@@ -20,8 +20,13 @@ runs ``--rounds`` rounds of ``--tasks`` tasks after a warm-up; medians are
 reported. Sequential round trips (one task at a time) are measured too.
 
 Then the embedded broker's load test (the issue's bar: 2000 tasks, none
-lost, median round trip < 20 ms): 2000 tasks from 1, 4 and 8 concurrent
-callers (``--callers``), each awaiting its result before queuing the next;
+lost, median round trip < 20 ms "under load"): 2000 tasks from 1, 4 and 8
+concurrent callers (``--callers``), each awaiting its result before queuing
+the next. "Under load" is 4 callers, twice the worker's concurrency: every
+pool process always has a task running and one waiting for it, and the
+broker, the result store and the client are all busy. The bar is checked at
+that point (``bar``); 8 callers on 2 processes are reported too, but their
+median is bounded by Little's law (8 / throughput), not by the broker;
 every result is checked against its argument; lost = tasks whose correct
 result never came.
 A burst of 2000 queued at once follows (lost count and total time only: a
@@ -61,6 +66,9 @@ from peek.workers.app import embedded_dir  # noqa: E402
 RESULTS = HERE / "results" / "workers.json"
 TASKS_MODULE = "workers_bench_tasks"
 RESULT_TIMEOUT = 120.0
+# The issue's bar, and the load it is checked at: twice the worker's concurrency.
+BAR_MEDIAN_MS = 20.0
+LOAD_CALLERS = 4
 
 
 def _write_tasks_module(folder: Path) -> None:
@@ -183,6 +191,22 @@ async def compare(config: PeekConfig, folder: Path, tasks: int, rounds: int) -> 
     }
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 async def load_test(
     config: PeekConfig, folder: Path, total: int, caller_counts: list[int]
 ) -> dict[str, Any]:
@@ -214,17 +238,21 @@ async def load_test(
             per = total // callers
             round_trips: list[float] = []
             lost: list[int] = []
+            assert worker.pid is not None
+            cpu_before = _tree_cpu_seconds(worker.pid)
             started = time.perf_counter()
             await asyncio.gather(
                 *(caller(range(c * per, (c + 1) * per), round_trips, lost) for c in range(callers))
             )
             loaded = time.perf_counter() - started
+            worker_cpu = _tree_cpu_seconds(worker.pid) - cpu_before
             report[f"closed_loop_{callers}_callers"] = {
                 "tasks": per * callers,
                 "callers": callers,
                 "lost": len(lost),
                 "seconds": round(loaded, 2),
                 "tasks_per_s": round(per * callers / loaded, 1),
+                "worker_cpu_ms_per_task": round(worker_cpu * 1000 / (per * callers), 2),
                 **_ms(round_trips),
             }
         started = time.perf_counter()
@@ -255,7 +283,20 @@ async def main() -> None:
     parser.add_argument(
         "--callers", default="1,4,8", help="concurrent callers of the load test, comma-separated"
     )
+    parser.add_argument(
+        "--load-only", action="store_true", help="only the embedded load test; no results file"
+    )
     args = parser.parse_args()
+    if args.load_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_tasks_module(Path(tmp))
+            sys.path.insert(0, tmp)
+            only = free_config(Path(tmp) / "load", **{"worker.concurrency": 2})
+            callers = [int(c) for c in args.callers.split(",")]
+            print_section(
+                "embedded broker load test", await load_test(only, Path(tmp), args.load, callers)
+            )
+        return
     load_before = os.getloadavg()
     report: dict[str, Any] = {
         "benchmark": "workers",
@@ -291,7 +332,16 @@ async def main() -> None:
         report["embedded_load"] = await load_test(
             loaded, folder, args.load, [int(c) for c in args.callers.split(",")]
         )
+        at_load = report["embedded_load"].get(f"closed_loop_{LOAD_CALLERS}_callers")
+        if at_load is not None:
+            report["embedded_load"]["bar"] = {
+                "callers": LOAD_CALLERS,
+                "lost": at_load["lost"],
+                "median_ms": at_load["median_ms"],
+                "met": at_load["lost"] == 0 and at_load["median_ms"] < BAR_MEDIAN_MS,
+            }
         print_section("embedded broker load test", report["embedded_load"])
+    # Other work on the host (the load average) shifts every figure here.
     report["load_average_before_after"] = [load_before, os.getloadavg()]
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -101,6 +101,9 @@ class WorkerConfig(_Upstream):
     # Queues are named <queue_prefix>.<plugin>: installations sharing a broker
     # use different prefixes.
     queue_prefix: str = Field("peek", pattern=r"^[A-Za-z0-9_.-]+$")
+    # Embedded broker: seconds a task taken by a worker that died (renews no
+    # lease) waits before it goes back to its queue.
+    embedded_lease: float = Field(30.0, gt=0)
 
 
 class PluginsConfig(_Section):

@@ -224,3 +224,69 @@ async def test_killed_worker_does_not_run_a_non_idempotent_task_again(
     # Long enough for a restart (1 s) and a run (1 s) that must not happen.
     await asyncio.sleep(4)
     assert _runs(marker) == 1
+
+
+# Seconds the embedded broker's lease lasts in the tests below: a killed
+# worker's message goes back to its queue this long after its last renewal.
+SHORT_LEASE = 2.0
+
+
+async def test_killed_worker_on_embedded_broker_redelivers_an_idempotent_task_after_its_lease(
+    make_config: ConfigFactory,
+    start_worker: WorkerFactory,
+    task_client: ClientFactory,
+    tmp_path: Path,
+) -> None:
+    config = make_config("embedded", **{"worker.embedded_lease": SHORT_LEASE})
+    marker = tmp_path / "runs"
+    worker = await start_worker(config)
+    client = await task_client(config)
+    task_id = await client.submit("sample.slow_idempotent", [str(marker), 1.0])
+    await _wait_for_runs(marker, 1)
+    assert worker.pid is not None
+    os.killpg(worker.pid, signal.SIGKILL)
+    # The supervisor restarts the worker; once the dead one's lease has run
+    # out, the message is back and the task runs a second time, to the end.
+    runs = await client.result("sample.slow_idempotent", task_id, timeout=30)
+    assert runs == 2
+
+
+async def test_killed_worker_on_embedded_broker_does_not_run_a_non_idempotent_task_again(
+    make_config: ConfigFactory,
+    start_worker: WorkerFactory,
+    task_client: ClientFactory,
+    tmp_path: Path,
+) -> None:
+    config = make_config("embedded", **{"worker.embedded_lease": SHORT_LEASE})
+    marker = tmp_path / "runs"
+    worker = await start_worker(config)
+    client = await task_client(config)
+    await client.submit("sample.slow_once", [str(marker), 1.0])
+    await _wait_for_runs(marker, 1)
+    assert worker.pid is not None
+    os.killpg(worker.pid, signal.SIGKILL)
+    # Past the lease, a restart and a run: an echo queued now is served by
+    # the restarted worker, and the killed task has not run again meanwhile.
+    await asyncio.sleep(SHORT_LEASE + 1.0)
+    assert await client.call("sample.echo", ["after"], timeout=30) == "after"
+    await asyncio.sleep(1.5)
+    assert _runs(marker) == 1
+
+
+async def test_live_worker_on_embedded_broker_keeps_a_task_longer_than_its_lease(
+    make_config: ConfigFactory,
+    start_worker: WorkerFactory,
+    task_client: ClientFactory,
+    tmp_path: Path,
+) -> None:
+    # The worker renews its lease while the task runs, so a second worker
+    # polling the same queue never gets the message back.
+    lease = 1.0
+    config = make_config("embedded", **{"worker.embedded_lease": lease})
+    marker = tmp_path / "runs"
+    await start_worker(config)
+    await start_worker(config)
+    client = await task_client(config)
+    runs = await client.call("sample.slow_idempotent", [str(marker), 3 * lease], timeout=30)
+    assert runs == 1
+    assert _runs(marker) == 1

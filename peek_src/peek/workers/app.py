@@ -142,7 +142,10 @@ def make_celery(config: PeekConfig, *, name: str = "peek") -> Celery:
         # kombu takes transport classes by import path only from this
         # setting, never from a URL.
         app.conf.broker_transport = EMBEDDED_TRANSPORT
-        app.conf.broker_transport_options = {"polling_interval": EMBEDDED_POLL_INTERVAL}
+        app.conf.broker_transport_options = {
+            "polling_interval": EMBEDDED_POLL_INTERVAL,
+            "visibility_timeout": wc.embedded_lease,
+        }
     return app
 
 
