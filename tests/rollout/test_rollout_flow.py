@@ -79,6 +79,31 @@ async def test_start_failing_on_one_remote_service_rolls_everything_back(tmp_pat
         assert (await c.plugin_state("probe"))["version"] == "1.0.0"
 
 
+UNHEALTHY_CLIENT = """\
+from peek.plugin import PluginHook, hookimpl
+
+
+class Hook(PluginHook):
+    @hookimpl
+    def peek_health(self):
+        return "cannot reach the line controller"
+"""
+
+
+async def test_a_health_hook_reporting_a_problem_rolls_everything_back(tmp_path: Path) -> None:
+    v1 = plugin_wheel(tmp_path / "w", "probe", "1.0.0")
+    sick = plugin_wheel(tmp_path / "w", "probe", "2.0.0", modules={"client": UNHEALTHY_CLIENT})
+    async with cluster(tmp_path / "run", "run", extra="health_timeout = 20") as c:
+        good = (await c.roll_out(v1))["generation"]
+        done = await c.roll_out(sick)
+        assert done["state"] == "failed", c.logs()
+        assert any(
+            "client" in p and "cannot reach the line controller" in p for p in done["problems"]
+        )
+        status = await c.wait_services({"server", "client", "agent"}, generation=good)
+        assert versions(status, PROBE)["client"] == "1.0.0"
+
+
 async def test_a_service_that_stops_answering_aborts_the_rollout_everywhere(
     tmp_path: Path,
 ) -> None:

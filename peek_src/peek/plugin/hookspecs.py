@@ -25,6 +25,7 @@ __all__ = [
     "Site",
     "hookimpl",
     "hookspec",
+    "peek_health",
     "peek_site_routes",
     "peek_worker_tasks",
 ]
@@ -66,6 +67,22 @@ def peek_worker_tasks() -> Iterable[Callable[..., Any] | ModuleType] | None:
     worker's forked pool processes, not where this hook is called: they must
     not rely on state the hook object built in ``load``. An item that is not
     a task is logged and left out; raising fails this plugin only.
+    """
+
+
+# -- health ---------------------------------------------------------------
+
+
+@hookspec
+def peek_health() -> str | None:
+    """Say whether this plugin is healthy on its service: ``None`` if it is, else a
+    sentence a sysadmin understands (``"cannot reach the PLC at 10.0.0.7"``).
+
+    Called on every service after a rollout switched to a new plugin set, while
+    the platform decides whether the generation stays: an answer other than
+    ``None`` from any plugin of the generation rolls every service back, with
+    the sentence as the reason. Must be quick and must not block; raising fails
+    this plugin (and so the generation).
     """
 
 

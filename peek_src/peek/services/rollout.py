@@ -149,13 +149,21 @@ class HostApplier:
         return None
 
     def health(self, generation: Generation | None = None) -> Health:
-        """Every plugin of ``generation`` (default: the running one) that runs here started."""
+        """Every plugin of ``generation`` (default: the running one) that runs here started,
+        and none of them answers ``peek_health`` with a problem."""
         lifecycle = self.host.lifecycle
         if lifecycle is None:
             return Health(False, ("the service's plugins have not loaded yet",))
         generation = generation or self.running()
         names = set(generation.names()) if generation is not None else None
-        problems = [
+        # Plugins' own health hooks first: one that raises is failed, and so
+        # shows up among the plugins that are not started.
+        unhealthy = [
+            f"{name}: {answer}"
+            for name, answer in lifecycle.contributions("peek_health")
+            if names is None or name in names
+        ]
+        problems = unhealthy + [
             f"{s.name} {s.version}".strip() + f": {s.error or s.state.value}"
             for s in lifecycle.status()
             if s.state is not PluginState.STARTED and (names is None or s.name in names)
