@@ -109,7 +109,8 @@ async def test_a_service_that_stops_answering_aborts_the_rollout_everywhere(
 ) -> None:
     v1 = plugin_wheel(tmp_path / "w", "probe", "1.0.0")
     async with cluster(tmp_path / "sep", "separate", extra="prepare_timeout = 4") as c:
-        before = await c.status()
+        # Every service has reported its generation (the first) before the rollout.
+        before = await c.wait_services({"server", "client", "agent"}, generation=1)
         current = (tmp_path / "sep" / "data" / "generations" / "current").readlink()
         c.signal("agent", signal.SIGSTOP)
         try:
