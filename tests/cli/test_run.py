@@ -139,7 +139,9 @@ def test_status_human_output_is_a_table(peek_run, run_env):
     result = peek("status", env=run_env)
     assert result.returncode == 0
     header, *rows = result.stdout.splitlines()
-    assert header.split()[:3] == ["SERVICE", "NAME", "STATE"]
+    assert header.split()[:4] == ["SERVICE", "NAME", "STATE", "GENERATION"]
+    # peek run's services all run the first plugin generation.
+    assert {row.split()[3] for row in rows if row.split()[0] in ("server", "client")} == {"1"}
     assert {row.split()[0] for row in rows} == {"server", "client", "agent", "worker"}
 
 

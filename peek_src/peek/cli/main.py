@@ -205,11 +205,12 @@ def _cmd_status(args: argparse.Namespace, config: PeekConfig) -> int:
     if args.json:
         _out(json.dumps(status, indent=2))
         return 0
-    rows = [("SERVICE", "NAME", "STATE", "PLUGIN", "VERSION", "PLUGIN STATE")]
+    rows = [("SERVICE", "NAME", "STATE", "GENERATION", "PLUGIN", "VERSION", "PLUGIN STATE")]
     for svc in status["services"]:
         plugins = svc["plugins"] or [{"name": "-", "version": "", "state": "", "error": None}]
+        generation = "-" if svc.get("generation") is None else str(svc["generation"])
         for i, plug in enumerate(plugins):
-            head = (svc["kind"], svc["name"], svc["state"]) if i == 0 else ("", "", "")
+            head = (svc["kind"], svc["name"], svc["state"], generation) if i == 0 else ("",) * 4
             state = plug["state"] + (f" ({plug['error']})" if plug.get("error") else "")
             rows.append((*head, plug["name"], plug["version"], state))
     _out(_table(rows))
