@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netnskit import Namespaces
 from netnskit import run as _run
 
 from appliance.nixeval import EVAL, nix_eval
@@ -104,34 +105,29 @@ class Topology:
     segments: dict[str, int]
     firewalls: dict[str, dict[str, Any]]
     data: Path
-    namespaces: list[str] = field(default_factory=list)
-    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    nets: Namespaces = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nets = Namespaces(prefix=f"pk{self.run_id}", logs=self.data)
+
+    @property
+    def processes(self) -> list[subprocess.Popen[str]]:
+        return self.nets.processes
 
     def ns(self, host: str) -> str:
-        return f"pk{self.run_id}-{host}"
+        return self.nets.ns(host)
 
     def address(self, host: str, segment: str) -> str:
         return f"10.231.{self.segments[segment]}.{self.hosts[host]['number']}"
 
     def run_in(self, host: str, *argv: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return _run("ip", "netns", "exec", self.ns(host), *argv, **kwargs)
+        return self.nets.run_in(host, *argv, **kwargs)
 
     def spawn(self, host: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-        log = (self.data / f"{host}-{len(self.processes)}.log").open("w")
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns(host), *argv],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        log.close()
-        self.processes.append(proc)
-        return proc
+        return self.nets.spawn(host, argv, env)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.data.glob("*.log"))
+        return self.nets.log_text()
 
 
 def nftables_ruleset(firewall: dict[str, Any]) -> str:
@@ -184,29 +180,22 @@ def _evaluate_topology() -> dict[str, Any]:
 
 
 def _build(topology: Topology) -> None:
+    nets = topology.nets
     for host in topology.hosts:
-        _run("ip", "netns", "add", topology.ns(host))
-        topology.namespaces.append(topology.ns(host))
-        topology.run_in(host, "ip", "link", "set", "lo", "up")
+        nets.add(host)
     for segment, vlan in topology.segments.items():
         members = [h for h, spec in topology.hosts.items() if vlan in spec["vlans"]]
         assert len(members) == 2, f"segment {segment} links {members}; a veth links two"
         a, b = members
-        tmp_a, tmp_b = f"pk{topology.run_id}v{vlan}a", f"pk{topology.run_id}v{vlan}b"
-        _run(
-            "ip", "link", "add", tmp_a, "netns", topology.ns(a),
-            "type", "veth", "peer", "name", tmp_b, "netns", topology.ns(b),
-        )  # fmt: skip
-        for host, tmp in ((a, tmp_a), (b, tmp_b)):
+        tmp = (f"pk{topology.run_id}v{vlan}a", f"pk{topology.run_id}v{vlan}b")
+        nets.link(a, b, tmp)
+        for host, tmp_name in ((a, tmp[0]), (b, tmp[1])):
             # Named as the NixOS test driver names VLAN interfaces: eth<i>.
             name = f"eth{topology.hosts[host]['vlans'].index(vlan) + 1}"
-            topology.run_in(host, "ip", "link", "set", tmp, "name", name)
-            topology.run_in(
-                host, "ip", "addr", "add", f"{topology.address(host, segment)}/24", "dev", name
-            )
-            topology.run_in(host, "ip", "link", "set", name, "up")
+            cidr = f"{topology.address(host, segment)}/24"
+            nets.address(host, name, cidr, rename_from=tmp_name)
     for host in topology.hosts:
-        topology.run_in(host, "nft", "-f", "-", input=nftables_ruleset(topology.firewalls[host]))
+        nets.firewall(host, nftables_ruleset(topology.firewalls[host]))
 
 
 def _start_peek(topology: Topology) -> None:
@@ -270,20 +259,6 @@ def _wait_until_connected(topology: Topology) -> dict[str, Any]:
     raise AssertionError(f"client and agent did not connect: {status}\n{topology.logs()}")
 
 
-def _teardown(topology: Topology) -> None:
-    for proc in topology.processes:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in topology.processes:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for ns in topology.namespaces:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-
-
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Topology, dict[str, Any]]]:
     require_root()
@@ -302,9 +277,8 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Topolog
         status = _wait_until_connected(topo)
         yield topo, status
     finally:
-        _teardown(topo)
-        leftover = _run("ip", "netns", "list").stdout
-        assert f"pk{topo.run_id}-" not in leftover
+        topo.nets.teardown()
+        assert topo.nets.leftovers() == []
 
 
 def test_modules_firewall_opens_exactly_the_topology_ports(topology):
