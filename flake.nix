@@ -1,8 +1,13 @@
 {
   description = "Peek: a plugin platform for enterprise appliances (packages, NixOS modules, VM tests)";
 
-  # Pinned by flake.lock, which `nix flake lock` writes on first use (the
-  # repository was prepared on a machine that cannot reach GitHub to pin it).
+  # Pinned by flake.lock to nixos-25.05 at ac62194c3917d5f474c1a844b6fd6da2db95077d
+  # (lastModified 2026-01-02). The repository was prepared on a machine that
+  # cannot reach GitHub, so the lock was not written by `nix flake lock`: its
+  # rev, narHash and lastModified are the ones several public flake.lock files
+  # record for that nixos-25.05 commit, and the same rev/narHash pair appears
+  # in a public builtins.fetchTree pin. The first `nix flake metadata` on a
+  # networked machine verifies the narHash against what it fetches.
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
 
   outputs =
@@ -45,9 +50,20 @@
             ps: lib.attrValues (lib.filterAttrs (name: _: lib.hasPrefix "peek-plugin-" name) ps)
           );
         }
+        // lib.optionalAttrs (pkgs.system == "x86_64-linux") {
+          # nixpkgs' make-disk-image through disk-image.nix: peek-appliance.qcow2 (EFI).
+          appliance-image = self.nixosConfigurations.appliance.config.system.build.image;
+        }
       );
 
       lib.mkPeekEnvironment = pkgs: import ./nix/environment.nix { python3 = pkgs.python3; };
+
+      # The all-in-one appliance (nix/appliance.nix) on a qcow2 disk image;
+      # its image is packages.x86_64-linux.appliance-image.
+      nixosConfigurations.appliance = import ./nix/appliance-system.nix {
+        nixpkgsSource = nixpkgs;
+        peekSource = self;
+      };
 
       nixosModules = {
         default = withOverlay ./modules;
@@ -62,6 +78,15 @@
         self.packages.${pkgs.system}
         // lib.optionalAttrs (pkgs.system == "x86_64-linux") {
           topology = import ./vm_tests/topology.nix {
+            inherit pkgs;
+            peekModule = self.nixosModules.default;
+          };
+          plugin-rollout = import ./vm_tests/plugin-rollout.nix {
+            inherit pkgs;
+            peekSource = self;
+            nixpkgsSource = nixpkgs;
+          };
+          platform-upgrade = import ./vm_tests/upgrade.nix {
             inherit pkgs;
             peekModule = self.nixosModules.default;
           };

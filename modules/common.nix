@@ -29,29 +29,107 @@ let
   enabled = lib.filter (kind: cfg.${kind}.enable) kinds;
   stateDirectory = lib.removePrefix "/var/lib/" cfg.dataDir;
 
+  # The platform and everything built against it. The interpreter is the
+  # one services.peek.package was built with; every plugin is rebased onto
+  # that package (nix/rebase.nix), so another package (a newer Peek, an
+  # overrideAttrs of pkgs.peek) changes the whole closure, plugins included.
+  python = cfg.package.pythonModule;
+  pyproject = import ../nix/pyproject.nix { inherit lib; };
+  rebase = import ../nix/rebase.nix { inherit lib; } cfg.package;
+  normalise = name: lib.toLower (lib.replaceStrings [ "_" "." ] [ "-" "-" ] name);
+
   # The generation lock written by a rollout: plugin name -> version, the
   # wheel's sha256 and its path relative to the lock. Each wheel is taken
   # into the store by content; a file that does not match the lock fails
   # evaluation.
   lock = if cfg.generationLock == null then null else lib.importJSON cfg.generationLock;
-  lockPlugins =
-    if lock == null then
-      [ ]
+  lockEntries = if lock == null then { } else lock.plugins or { };
+  lockDir = dirOf cfg.generationLock;
+  lockNames = lib.mapAttrs' (name: _: lib.nameValuePair (normalise name) name) lockEntries;
+
+  # An uploaded plugin replaces a configured one of the same project, as a
+  # generation's uploads replace its environment plugins.
+  configured = lib.filter (p: !(lockNames ? ${normalise p.pname})) (map rebase cfg.plugins);
+
+  # What each wheel requires (its METADATA's Requires-Dist) is in the
+  # generation's manifest, generation.json beside the lock, which the lock
+  # names by its SHA-256 (`digest`): read only when the lock has plugins.
+  manifest =
+    let
+      file = lockDir + "/generation.json";
+    in
+    if !(builtins.pathExists file) then
+      throw "services.peek.generationLock: ${toString file} (the generation's manifest, written beside the lock by Peek's nixos backend) is missing; it names what each wheel requires."
+    else if builtins.hashFile "sha256" file != (lock.digest or "") then
+      throw "services.peek.generationLock: ${toString file} is not the manifest the lock names (its sha256 is not the lock's digest)."
     else
-      lib.mapAttrsToList (
-        pname: entry:
-        cfg.package.python.pkgs.buildPythonPackage {
-          inherit pname;
-          inherit (entry) version;
-          format = "wheel";
-          src = builtins.path {
-            path = dirOf cfg.generationLock + "/${entry.wheel}";
-            name = baseNameOf entry.wheel;
-            recursive = false;
-            inherit (entry) sha256;
-          };
+      lib.importJSON file;
+
+  # "peek-plugin-user (>=0.1) ; extra == 'x'" -> { name = "peek-plugin-user"; marker = " extra == 'x'"; }
+  parseRequirement =
+    text:
+    let
+      parts = builtins.match "([^;]*)(;(.*))?" text;
+    in
+    {
+      name = pyproject.requirementName (builtins.head parts);
+      marker = builtins.elemAt parts 2;
+    };
+
+  # A wheel's dependency, by its normalised name: the platform, another
+  # plugin of the lock, a configured plugin, or (not a Peek project) a
+  # package of the Python package set. Requirements of an extra are never
+  # installed (the upload check evaluates markers without extras), and one
+  # under another marker is taken when the package set has it. Anything
+  # else fails evaluation naming the plugin and the requirement.
+  lockDependency =
+    lockPackages: plugin: text:
+    let
+      requirement = parseRequirement text;
+      inherit (requirement) name marker;
+      known =
+        {
+          peek-platform = cfg.package;
         }
-      ) (lock.plugins or { });
+        // lib.listToAttrs (map (p: lib.nameValuePair (normalise p.pname) p) configured)
+        // lib.mapAttrs' (lockName: p: lib.nameValuePair (normalise lockName) p) lockPackages;
+    in
+    if marker != null && lib.hasInfix "extra" marker then
+      null
+    else if known ? ${name} then
+      known.${name}
+    else if !(lib.hasPrefix "peek-" name) && python.pkgs ? ${name} then
+      python.pkgs.${name}
+    else if marker != null then
+      null
+    else
+      throw "services.peek.generationLock: ${plugin} requires '${text}', which is neither services.peek.package, a plugin of the lock or of services.peek.plugins, nor a package of the Python package set.";
+
+  # Each wheel becomes a package whose dependencies are what its
+  # Requires-Dist names (every plugin names peek-platform): nixpkgs'
+  # runtime-dependency check, where it runs, finds them installed, and the
+  # package's closure holds exactly services.peek.package and the plugins it
+  # needs, as the environment does.
+  lockPackages = lib.fix (
+    self:
+    lib.mapAttrs (
+      pname: entry:
+      python.pkgs.buildPythonPackage {
+        inherit pname;
+        inherit (entry) version;
+        format = "wheel";
+        src = builtins.path {
+          path = lockDir + "/${entry.wheel}";
+          name = baseNameOf entry.wheel;
+          recursive = false;
+          inherit (entry) sha256;
+        };
+        dependencies = lib.filter (d: d != null) (
+          map (lockDependency self pname) (manifest.plugins.${pname}.requires_dist or [ ])
+        );
+      }
+    ) lockEntries
+  );
 
   urlOption =
     what:
@@ -80,8 +158,10 @@ in
       default = pkgs.peek;
       defaultText = literalExpression "pkgs.peek";
       description = ''
-        The Peek platform (from Peek's overlay). Its `withPlugins` function
-        builds the environment the services run in.
+        The Peek platform package (a Python package; Peek's overlay provides
+        `pkgs.peek`). The services' environment is this package and the
+        plugins rebuilt against it, so setting another one (a newer Peek,
+        `pkgs.peek.overrideAttrs ...`) upgrades every host that runs it.
       '';
     };
 
@@ -102,10 +182,14 @@ in
       example = "./generation.json";
       description = ''
         A rollout's generation lock (JSON: `plugins.<name> = { version,
-        sha256, wheel }`, wheel paths relative to the lock). Its plugins are
-        built from their wheels and added to {option}`services.peek.plugins`.
-        In a flake this is a file of the system flake itself, so evaluation
-        stays pure; see `modules/rebuild.nix` (`peek-rebuild.service`).
+        sha256, wheel }`, wheel paths relative to the lock, and `digest`,
+        the sha256 of the manifest `generation.json` beside it, which lists
+        each wheel's `requires_dist`). Its plugins are built from their
+        wheels, depending on {option}`services.peek.package` and the plugins
+        they require, and join {option}`services.peek.plugins` (replacing a
+        configured plugin of the same project). In a flake this is a file of
+        a flake input, so evaluation stays pure; see `modules/rebuild.nix`
+        (`peek-rebuild.service`).
       '';
     };
 
@@ -227,7 +311,10 @@ in
       ];
 
       services.peek = {
-        environment = cfg.package.withPlugins (cfg.plugins ++ lockPlugins);
+        environment = import ../nix/environment.nix {
+          python3 = python;
+          platform = cfg.package;
+        } (configured ++ lib.attrValues lockPackages);
         configFile = format.generate "peek.toml" cfg.settings;
         settings = {
           data_dir = cfg.dataDir;

@@ -15,7 +15,7 @@ health_timeout=${PEEK_REBUILD_HEALTH_TIMEOUT:-300}
 settle=${PEEK_REBUILD_SETTLE:-10}
 read -r -a units <<<"${PEEK_REBUILD_UNITS:-}"
 
-mkdir -p "$state/results" "$state/systems"
+mkdir -p "$state/results" "$state/systems" "$state/built" "$state/generations"
 
 # Take the request by renaming it (atomic): the service can then no longer
 # withdraw it, and the path unit does not fire again for it.
@@ -23,6 +23,13 @@ taken="$request_dir/.taken-$$"
 mv -T -- "$request_dir/request" "$taken" 2>/dev/null || exit 0
 content=$(head -c 512 -- "$taken" || true)
 rm -f -- "$taken"
+
+# Builds of generations the service pruned are no longer GC roots, and
+# root's copies of their locks go with them ($state/current is its own copy).
+for link in "$state"/built/* "$state"/generations/*; do
+  [[ -e $link || -L $link ]] || continue
+  [[ -d $flake_dir/generations/${link##*/} ]] || rm -rf -- "$link"
+done
 
 id='' action='' gen=''
 while IFS= read -r line; do
@@ -76,7 +83,7 @@ fail() {
   exit 1
 }
 
-if [[ $action != switch && $action != rollback ]]; then
+if [[ $action != build && $action != switch && $action != rollback ]]; then
   gen=''
   fail "unknown action '${action:0:20}'"
 fi
@@ -124,24 +131,73 @@ healthy() {
   done
 }
 
-if [[ $action == rollback && -L $state/systems/$gen ]]; then
-  # The system this plugin generation ran before: no rebuild.
-  new=$(readlink -- "$state/systems/$gen")
-else
+# The generation a manual `nixos-rebuild switch` builds: the system flake's
+# default peek-generation input is $state/current, a copy of the lock,
+# manifest and wheels of the generation the running system was built from.
+# Updated in place, the lock renamed last: whatever a crash leaves, the lock
+# there is either the old one or the new one, and a lock whose wheels or
+# manifest do not match fails evaluation rather than build another plugin set.
+publish_current() {
+  local from=$state/generations/$gen to=$state/current name file
+  mkdir -p -- "$to/wheels"
+  for file in "$from"/wheels/*.whl; do
+    [[ -f $file ]] || continue
+    name=${file##*/}
+    cp -P -- "$file" "$to/wheels/.tmp-$name"
+    mv -T -- "$to/wheels/.tmp-$name" "$to/wheels/$name"
+  done
+  for name in generation.json generation.lock.json; do
+    [[ -f $from/$name ]] || continue
+    cp -P -- "$from/$name" "$to/.tmp-$name"
+    sync -- "$to/.tmp-$name"
+    mv -T -- "$to/.tmp-$name" "$to/$name"
+  done
+  # Wheels the new lock does not name.
+  for file in "$to"/wheels/*; do
+    [[ -e $from/wheels/${file##*/} ]] || rm -f -- "$file"
+  done
+}
+
+if [[ $action == build ]]; then
+  # At prepare: build only, activate nothing. The out-link is a GC root
+  # (the build survives until the switch) and the record switch reads.
   generation_dir="$flake_dir/generations/$gen"
-  [[ -f $generation_dir/generation.lock.json ]] || fail "plugin generation $gen is not prepared"
+  [[ -d $generation_dir && ! -L $generation_dir && -f $generation_dir/generation.lock.json ]] ||
+    fail "plugin generation $gen is not prepared"
+  # Root builds from its own copy (symlinks copied as symlinks, which the
+  # lock's sha256 then refuses): what evaluation reads is what becomes
+  # $state/current after the switch, whatever the service user does with
+  # its directory meanwhile.
+  rm -rf -- "$state/generations/.tmp-$gen" "$state/generations/$gen"
+  cp -RP -- "$generation_dir" "$state/generations/.tmp-$gen"
+  mv -T -- "$state/generations/.tmp-$gen" "$state/generations/$gen"
   log=$(mktemp)
   # The lock reaches evaluation as the pure flake input peek-generation
   # (a path: input is copied into the store and pinned by its hash).
-  if ! new=$("$nix" build --no-link --print-out-paths --no-write-lock-file \
-    --override-input peek-generation "path:$generation_dir" \
+  if ! new=$("$nix" build --out-link "$state/built/$gen" --print-out-paths --no-write-lock-file \
+    --override-input peek-generation "path:$state/generations/$gen" \
     "$PEEK_REBUILD_FLAKE#nixosConfigurations.\"$PEEK_REBUILD_CONFIGURATION\".config.system.build.toplevel" \
     2>"$log"); then
     fail "building the system failed: $(tail -n 15 -- "$log")"
   fi
   rm -f -- "$log"
+  [[ -x $new/bin/switch-to-configuration ]] || fail "$new is not a NixOS system"
+  result true "" "$new"
+  exit 0
+fi
+
+if [[ $action == rollback && -L $state/systems/$gen ]]; then
+  # The system this plugin generation ran before.
+  new=$(readlink -- "$state/systems/$gen")
+elif [[ -L $state/built/$gen ]]; then
+  # Built at prepare (root's own record: the request names only a number).
+  new=$(readlink -- "$state/built/$gen")
+else
+  fail "plugin generation $gen has not been built (prepare it first)"
 fi
 [[ -x $new/bin/switch-to-configuration ]] || fail "$new is not a NixOS system"
+[[ -f $state/generations/$gen/generation.lock.json ]] ||
+  fail "root's copy of plugin generation $gen is gone (prepare it again)"
 
 unhealthy=''
 if ! "$new/bin/switch-to-configuration" test; then
@@ -160,4 +216,6 @@ ln -sfn -- "$new" "$state/systems/.tmp-$gen"
 mv -T -- "$state/systems/.tmp-$gen" "$state/systems/$gen"
 write_json "$state/active.json" \
   "{\"generation\":$gen,\"system_generation\":$(system_generation),\"system\":$(json_string "$new")}"
+# Only now, switched and healthy: a manual rebuild reproduces this system.
+publish_current
 result true "" "$new"

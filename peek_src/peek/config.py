@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from peek.errors import ConfigError
@@ -25,6 +32,7 @@ from peek.errors import ConfigError
 __all__ = [
     "AgentConfig",
     "ClientConfig",
+    "NixosRolloutConfig",
     "PeekConfig",
     "PluginsConfig",
     "RolloutConfig",
@@ -113,8 +121,44 @@ class PluginsConfig(_Section):
     hook_timeout: float = Field(30.0, gt=0)
 
 
+class NixosRolloutConfig(_Section):
+    """The NixOS rollout backend (``[rollout.nixos]``, used when ``rollout.backend = "nixos"``).
+
+    Rendered by ``modules/rebuild.nix``; the paths must match what its
+    ``peek-rebuild.service`` reads. None means the layout that module sets
+    up: ``<data_dir>/system-flake`` and ``<data_dir>/rebuild``.
+    """
+
+    flake_dir: Path | None = None
+    request_dir: Path | None = None
+    # Written by root's oneshot only (results, the active system, the builds).
+    state_dir: Path = Path("/var/lib/peek-rebuild")
+    # How long prepare waits for root to build the system (None: the whole
+    # rollout.prepare_timeout), and a switch or rollback for activation and
+    # the oneshot's health wait.
+    build_timeout: float | None = Field(None, gt=0)
+    switch_timeout: float = Field(3600.0, gt=0)
+    # The plugin generation this system was built from: rendered from the
+    # generation lock by the NixOS module, so a service restarted by a
+    # switch knows which generation it runs before root's answer arrives.
+    generation: int | None = Field(None, ge=1)
+
+    @field_validator("flake_dir", "request_dir", "state_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_absolute():
+            raise ValueError("must be an absolute path (root's oneshot reads the same path)")
+        return value
+
+
 class RolloutConfig(_Section):
     """Plugin uploads and rollout (``[rollout]``); sizes in bytes, times in seconds."""
+
+    # How generations reach this host: "plain" installs plugin versions into
+    # the data directory (any host); "nixos" makes each a NixOS system
+    # generation through root's peek-rebuild.service (see [rollout.nixos]).
+    backend: Literal["plain", "nixos"] = "plain"
+    nixos: NixosRolloutConfig = NixosRolloutConfig()
 
     # An upload bigger than this is refused (HTTP 413) before it is looked at.
     max_upload_bytes: int = Field(64 << 20, ge=1024)
@@ -134,6 +178,21 @@ class RolloutConfig(_Section):
     # install, import check), and to report every plugin started after the switch.
     prepare_timeout: float = Field(300.0, gt=0)
     health_timeout: float = Field(30.0, gt=0)
+    # After each successful rollout (and `peek plugin prune`) every host keeps the
+    # newest this many generations (always the active one and its parent) and
+    # deletes the install directories and artifacts no kept generation uses.
+    keep_generations: int = Field(20, ge=1)
+
+    @model_validator(mode="after")
+    def _build_fits_prepare(self) -> RolloutConfig:
+        build = self.nixos.build_timeout
+        if self.backend == "nixos" and build is not None and build > self.prepare_timeout:
+            raise ValueError(
+                f"rollout.nixos.build_timeout ({build:g}s) exceeds rollout.prepare_timeout "
+                f"({self.prepare_timeout:g}s): the rollout would be aborted while the system "
+                "still builds; raise prepare_timeout"
+            )
+        return self
 
 
 class VortexConfig(_Section):

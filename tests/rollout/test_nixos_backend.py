@@ -4,8 +4,11 @@ The oneshot here is the real ``modules/peek-rebuild.sh``, run by a thread
 that plays ``peek-rebuild.path`` (it starts the script when a request
 appears). Only what needs a NixOS host is faked, as small executables on
 its PATH: ``nix build`` makes a directory with a ``bin/switch-to-configuration``
-that records its activations, ``nix-env --set`` makes profile links, and
-``systemctl show`` reports the Peek units' state from a file.
+that records its activations (and its ``--out-link``), ``nix-env --set``
+makes profile links, and ``systemctl show`` reports the Peek units' state
+from a file. A ``switch-to-configuration test`` also stops the process
+named in ``$FAKE/restarts-pid``, as systemd restarts the Peek unit that
+asked for the switch.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from appliance.nixeval import NixError, evaluate_modules
@@ -34,7 +38,12 @@ from peek.rollout.backends.nixos import (
     RebuildFailed,
     RebuildTimeout,
 )
-from peek.rollout.errors import ArtifactCorrupt, GenerationConflict, GenerationNotPrepared
+from peek.rollout.errors import (
+    ArtifactCorrupt,
+    BackendError,
+    GenerationConflict,
+    GenerationNotPrepared,
+)
 from peek.rollout.generations import Generation, GenerationPlugin
 from peek.rollout.wheels import read_plugin_wheel
 
@@ -48,10 +57,14 @@ WAIT = 30.0
 CHILD_TIMEOUT = 60.0
 
 FAKE_NIX = r"""#!/bin/bash
-# nix build ... --override-input peek-generation path:<dir> <flake#attr>
+# nix build --out-link <link> ... --override-input peek-generation path:<dir> <flake#attr>
 set -eu
 echo "$*" >>"$FAKE/nix.log"
-while [[ $1 != --override-input ]]; do shift; done
+link=''
+while [[ $1 != --override-input ]]; do
+  if [[ $1 == --out-link ]]; then link=$2; fi
+  shift
+done
 dir=${3#path:}
 gen=${dir##*/}
 if [[ -e $FAKE/build-fails-$gen ]]; then
@@ -70,10 +83,12 @@ if [[ \$1 == test ]]; then
   if [[ -e $FAKE/unhealthy-$gen ]]; then echo failed
   elif [[ -e $FAKE/never-ready-$gen ]]; then echo activating
   else echo active; fi >"$FAKE/unit-state"
+  if [[ -e $FAKE/restarts-pid ]]; then kill -TERM "\$(cat $FAKE/restarts-pid)" || true; fi
 fi
 exit 0
 EOF
 chmod +x "$system/bin/switch-to-configuration"
+if [[ -n $link ]]; then ln -sfn "$system" "$link"; fi
 echo "$system"
 """
 
@@ -164,9 +179,9 @@ class Host:
     def fetch(self, plugin: GenerationPlugin) -> Path:
         return self.store.get(plugin.sha256)
 
-    def lock(self, number: int) -> dict:
+    def lock(self, number: int) -> dict[str, Any]:
         path = self.backend.generation_dir(number) / LOCK_FILE
-        data: dict = json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(path.read_text())
         return data
 
 
@@ -247,9 +262,37 @@ def test_prepare_writes_the_lock_with_version_sha256_and_wheel_path(
         }
         assert file_digest(host.backend.generation_dir(1) / item["wheel"]) == plugin.sha256
     assert prepared.restart_required and prepared.plugin_paths == ()
-    assert prepared.location == str(host.backend.generation_dir(1))
     assert host.backend.prepared() == [1]
     assert host.backend.active() is None
+
+
+def test_prepare_has_root_build_the_system_and_activates_nothing(
+    host: Host, wheels: Wheels
+) -> None:
+    prepared = host.backend.prepare(generation(1, wheels.weather), host.fetch)
+
+    system = str(host.oneshot.fake / "store" / "system-1")
+    assert prepared.location == system
+    assert host.backend.built(1) == system
+    (build,) = (host.oneshot.fake / "nix.log").read_text().splitlines()
+    roots_copy = host.state_dir / "generations" / "1"
+    assert f"--override-input peek-generation path:{roots_copy}" in build
+    assert f"--out-link {host.state_dir}/built/1" in build, "a GC root until the switch"
+    assert 'path:/etc/nixos#nixosConfigurations."appliance".config.system.build.toplevel' in build
+    assert host.oneshot.activations() == []
+    assert host.backend.active() is None
+
+
+def test_preparing_a_built_generation_again_does_not_build_again(
+    host: Host, wheels: Wheels
+) -> None:
+    gen = generation(1, wheels.weather)
+    host.backend.prepare(gen, host.fetch)
+
+    again = host.backend.prepare(gen, host.fetch)
+
+    assert again.reused == tuple(gen.plugins) and again.installed == ()
+    assert len((host.oneshot.fake / "nix.log").read_text().splitlines()) == 1
 
 
 def test_prepare_leaves_the_running_generation_byte_for_byte_alone(
@@ -293,7 +336,7 @@ def test_import_check_imports_the_prepared_wheels(host: Host, wheels: Wheels) ->
 # -- switch and rollback --------------------------------------------------------------------
 
 
-def test_switch_rebuilds_activates_waits_for_health_then_makes_it_the_boot_default(
+def test_switch_activates_the_built_system_waits_for_health_then_makes_it_the_boot_default(
     host: Host, wheels: Wheels
 ) -> None:
     host.backend.prepare(generation(1, wheels.weather), host.fetch)
@@ -305,26 +348,48 @@ def test_switch_rebuilds_activates_waits_for_health_then_makes_it_the_boot_defau
     system = host.backend.active_system()
     assert system is not None and system.system_generation == 1
     assert system.system == str(host.oneshot.fake / "store" / "system-1")
-    (build,) = (host.oneshot.fake / "nix.log").read_text().splitlines()
-    generation_dir = host.backend.generation_dir(1)
-    assert f"--override-input peek-generation path:{generation_dir}" in build
-    assert 'path:/etc/nixos#nixosConfigurations."appliance".config.system.build.toplevel' in build
+    assert len((host.oneshot.fake / "nix.log").read_text().splitlines()) == 1, "built once"
     assert not (host.data_dir / "rebuild" / REQUEST_FILE).exists()
+    assert host.backend.interrupted() is None, "nothing left in flight"
 
 
-def test_a_failed_build_is_reported_with_its_reason_and_nothing_is_activated(
+def test_a_failed_build_fails_prepare_with_the_builders_output_and_activates_nothing(
     host: Host, wheels: Wheels
 ) -> None:
-    host.backend.prepare(generation(1, wheels.weather), host.fetch)
     (host.oneshot.fake / "build-fails-1").touch()
 
     with pytest.raises(RebuildFailed) as caught:
-        host.backend.switch(1)
+        host.backend.prepare(generation(1, wheels.weather), host.fetch)
 
+    assert caught.value.action == "build"
     assert "building the system failed" in caught.value.reason
     assert "builder for peek-plugin-1 failed" in caught.value.reason
+    assert str(caught.value).startswith("building the system for plugin generation 1 failed")
     assert host.oneshot.activations() == []
+    assert host.backend.prepared() == [] and host.backend.built(1) is None
     assert host.backend.active() is None
+    with pytest.raises(GenerationNotPrepared):
+        host.backend.switch(1)
+
+
+def test_root_refuses_to_switch_to_a_generation_it_has_not_built(
+    host: Host, wheels: Wheels
+) -> None:
+    (host.oneshot.fake / "build-fails-1").touch()
+    with pytest.raises(RebuildFailed):
+        host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    request = host.data_dir / "rebuild" / REQUEST_FILE
+    request.write_text("id=" + "b" * 32 + "\naction=switch\ngeneration=1\n")
+
+    result = host.state_dir / "results" / ("b" * 32 + ".json")
+    deadline = time.monotonic() + WAIT
+    while not result.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    answer = json.loads(result.read_text())
+    assert answer["ok"] is False
+    assert answer["reason"] == "plugin generation 1 has not been built (prepare it first)"
+    assert host.oneshot.activations() == []
 
 
 def test_an_unhealthy_new_system_is_switched_back_and_the_reason_reported(
@@ -406,8 +471,8 @@ def test_rollback_to_the_active_generation_changes_nothing(host: Host, wheels: W
 def test_a_request_nobody_takes_times_out_and_is_withdrawn(
     host: Host, wheels: Wheels, tmp_path: Path
 ) -> None:
-    host.oneshot.stop.set()  # peek-rebuild.path is not there
     host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    host.oneshot.stop.set()  # peek-rebuild.path is not there any more
     backend = NixosHostBackend(
         host.backend.flake_dir, host.data_dir / "rebuild", host.state_dir, rebuild_timeout=0.3
     )
@@ -423,8 +488,8 @@ def test_a_request_nobody_takes_times_out_and_is_withdrawn(
 def test_a_taken_request_without_an_answer_times_out_saying_it_still_runs(
     host: Host, wheels: Wheels
 ) -> None:
-    host.oneshot.stop.set()
     host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    host.oneshot.stop.set()
     backend = NixosHostBackend(
         host.backend.flake_dir, host.data_dir / "rebuild", host.state_dir, rebuild_timeout=0.5
     )
@@ -442,13 +507,15 @@ def test_a_taken_request_without_an_answer_times_out_saying_it_still_runs(
         backend.switch(1)
     taker.join(WAIT)
     assert caught.value.taken is True
+    left = backend.interrupted()
+    assert left is not None and (left.action, left.generation) == ("switch", 1)
+    assert not left.answered, "kept: its answer may still come"
 
 
 def test_a_second_request_while_one_is_pending_is_refused(host: Host, wheels: Wheels) -> None:
-    host.oneshot.stop.set()
     host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    host.oneshot.stop.set()
     request = host.data_dir / "rebuild" / REQUEST_FILE
-    request.parent.mkdir(parents=True)
     request.write_text("id=" + "0" * 32 + "\naction=switch\ngeneration=1\n")
 
     with pytest.raises(Exception, match="another rebuild request is pending"):
@@ -510,7 +577,7 @@ backend.prepare(generation, lambda plugin: store.get(plugin.sha256))
 """
 
 
-@pytest.mark.parametrize("step", ["wheels", "composed", "prepared"])
+@pytest.mark.parametrize("step", ["wheels", "composed", "prepared", "built"])
 def test_a_crash_while_preparing_leaves_the_running_lock_intact_and_the_new_one_whole_or_absent(
     host: Host, wheels: Wheels, tmp_path: Path, step: str
 ) -> None:
@@ -531,8 +598,11 @@ def test_a_crash_while_preparing_leaves_the_running_lock_intact_and_the_new_one_
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert (host.backend.generation_dir(1) / LOCK_FILE).read_bytes() == lock1
     assert host.backend.active() == 1
-    if step == "prepared":
+    if step == "built":
         assert host.backend.prepared() == [1, 2]
+        assert host.lock(2)["digest"] == new.digest()
+    elif step == "prepared":
+        assert host.backend.prepared() == [1], "composed, not built yet: prepared again"
         assert host.lock(2)["digest"] == new.digest()
     else:
         assert host.backend.prepared() == [1]
@@ -555,6 +625,21 @@ def test_prune_keeps_the_active_generation(host: Host, wheels: Wheels) -> None:
     host.backend.prune(keep=[3])
 
     assert host.backend.prepared() == [1, 3]
+
+
+def test_root_drops_the_build_of_a_pruned_generation_at_its_next_request(
+    host: Host, wheels: Wheels
+) -> None:
+    host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    host.backend.switch(1)
+    host.backend.prepare(generation(2, wheels.station), host.fetch)
+    host.backend.prune(keep=[])
+    assert host.backend.built(2) is not None, "root's record: the service cannot remove it"
+
+    host.backend.prepare(generation(3, wheels.weather, wheels.station), host.fetch)
+
+    assert host.backend.built(2) is None
+    assert host.backend.built(1) is not None and host.backend.built(3) is not None
 
 
 def test_the_lock_a_prepare_writes_is_what_the_nixos_module_builds_from(
@@ -581,3 +666,94 @@ def test_a_wheel_that_does_not_match_its_lock_fails_evaluation(host: Host, wheel
         evaluate_modules(
             f"{{ services.peek.server.enable = true; services.peek.generationLock = {lock}; }}"
         )
+
+
+# -- a switch restarts the service that asked for it ------------------------------------------
+
+SWITCHING_CHILD = """
+import sys
+from pathlib import Path
+from peek.rollout.backends.nixos import NixosHostBackend
+
+data_dir, state_dir, number = sys.argv[1:4]
+backend = NixosHostBackend(
+    Path(data_dir) / "system-flake", Path(data_dir) / "rebuild", Path(state_dir)
+)
+backend.switch(int(number))
+"""
+
+
+def switch_in_a_child_that_the_switch_stops(host: Host, number: int) -> int:
+    """Plays a Peek service asking for a switch and being restarted by it; its exit code."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEEK", "PYTEST"))}
+    child = subprocess.Popen(
+        [sys.executable, "-c", SWITCHING_CHILD, str(host.data_dir), str(host.state_dir),
+         str(number)],
+        env=env,
+    )  # fmt: skip
+    (host.oneshot.fake / "restarts-pid").write_text(str(child.pid))
+    return child.wait(CHILD_TIMEOUT)
+
+
+def test_after_the_restart_its_switch_is_found_and_roots_answer_read(
+    host: Host, wheels: Wheels
+) -> None:
+    host.backend.prepare(generation(1, wheels.weather), host.fetch)
+
+    assert switch_in_a_child_that_the_switch_stops(host, 1) == -signal.SIGTERM
+
+    restarted = NixosHostBackend(host.backend.flake_dir, host.data_dir / "rebuild", host.state_dir)
+    left = restarted.wait_interrupted(WAIT)
+    assert left is not None and (left.action, left.generation) == ("switch", 1)
+    assert left.failure is None and left.result is not None
+    assert left.result.system_generation == 1
+    assert restarted.active() == 1
+    assert host.oneshot.activations() == ["system-1 test", "system-1 boot"]
+    restarted.forget_interrupted(left.request_id)
+    assert restarted.interrupted() is None
+
+
+def test_after_the_restart_a_switch_root_undid_is_found_with_its_reason(
+    host: Host, wheels: Wheels
+) -> None:
+    host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    (host.oneshot.fake / "unhealthy-1").touch()
+
+    assert switch_in_a_child_that_the_switch_stops(host, 1) == -signal.SIGTERM
+
+    restarted = NixosHostBackend(host.backend.flake_dir, host.data_dir / "rebuild", host.state_dir)
+    left = restarted.wait_interrupted(WAIT)
+    assert left is not None and left.result is None and left.failure is not None
+    assert left.failure.reason == "the new system is unhealthy: peek-server.service is failed"
+    assert restarted.active() is None
+    assert host.oneshot.activations() == ["system-1 test", "booted test"]
+
+
+def test_a_request_is_refused_while_root_still_runs_one_an_earlier_process_asked_for(
+    host: Host, wheels: Wheels
+) -> None:
+    host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    host.oneshot.stop.set()
+    host.backend.ask("switch", 1)
+    request = host.data_dir / "rebuild" / REQUEST_FILE
+    request.rename(request.with_name(".taken"))  # root took it and works on it
+
+    restarted = NixosHostBackend(host.backend.flake_dir, host.data_dir / "rebuild", host.state_dir)
+    with pytest.raises(BackendError, match="that an earlier process asked for is still running"):
+        restarted.switch(1)
+    assert not request.exists()
+
+
+def test_recovery_forgets_a_request_left_before_a_reboot(host: Host, wheels: Wheels) -> None:
+    host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    host.oneshot.stop.set()
+    host.backend.ask("switch", 1)
+    request = host.data_dir / "rebuild" / REQUEST_FILE
+    request.rename(request.with_name(".taken"))
+    in_flight = host.data_dir / "rebuild" / "in-flight.json"
+    record = json.loads(in_flight.read_text())
+    in_flight.write_text(json.dumps({**record, "boot": "an earlier boot"}))
+
+    host.backend.recover()
+
+    assert host.backend.interrupted() is None

@@ -26,6 +26,7 @@ in
   services = peekUnits config.systemd.services;
   targets = peekUnits config.systemd.targets;
   paths = peekUnits config.systemd.paths;
+  tmpfiles = config.systemd.tmpfiles.rules;
   users = config.users.users;
   groups = lib.attrNames config.users.groups;
   firewall = config.networking.firewall;
@@ -44,6 +45,12 @@ in
   environmentPath =
     let
       tried = builtins.tryEval config.services.peek.environment.outPath;
+    in
+    if tried.success then tried.value else null;
+  # The environment's Python closure: { pname, version, path } of each package.
+  environmentModules =
+    let
+      tried = builtins.tryEval config.services.peek.environment.modules;
     in
     if tried.success then tried.value else null;
   systemPackages = map (p: p.name) config.environment.systemPackages;

@@ -193,6 +193,7 @@ in
       type = types.attrsOf service;
       default = { };
     };
+    systemd.tmpfiles.rules = listOfStr;
     systemd.targets = mkOption {
       type = types.attrsOf (types.submodule { options = unitCommon; });
       default = { };

@@ -32,11 +32,17 @@ let
   dependencyNames = lib.unique (
     lib.concatMap (dir: (pyproject.read dir).dependencies) projectDirs
   );
+  # Python packages carry what nixpkgs' buildPythonPackage gives the Peek
+  # files: pythonModule (the interpreter), requiredPythonModules (the
+  # closure of their dependencies) and overridePythonAttrs. A package's
+  # store path changes with its dependencies' store paths.
   leaf =
     pname:
     drv "python3.12-${pname}" { inherit pname; } {
       inherit pname;
       version = "0";
+      pythonModule = python3;
+      requiredPythonModules = [ ];
     };
   thirdParty = lib.genAttrs (
     [ "setuptools" ] ++ lib.filter (name: !(lib.hasPrefix "peek-" name)) dependencyNames
@@ -49,20 +55,36 @@ let
       buildPythonPackage =
         args:
         let
+          deps = (args.dependencies or [ ]) ++ (args.propagatedBuildInputs or [ ]);
           identity = {
             inherit (args) pname version;
             format = args.format or "pyproject";
-            dependencies = map (d: d.pname) (args.dependencies or [ ]);
-            src = if args ? src && builtins.isAttrs args.src then args.src.name or "src" else toString (args.src or "");
+            dependencies = map (d: d.outPath) deps;
+            # A wheel (a lock's) counts by its store path, which checks it
+            # against its sha256; a source tree not at all: Peek's use
+            # lib.fileset, which needs a newer Nix than tests may have.
+            src = if (args.format or null) == "wheel" then toString args.src else "src";
           };
         in
         drv "python3.12-${args.pname}-${args.version}" identity (
-          identity // { passthru = args.passthru or { }; } // (args.passthru or { })
+          {
+            inherit (args) pname version;
+            inherit (identity) format src;
+            dependencies = map (d: d.pname) (args.dependencies or [ ]);
+            pythonModule = python3;
+            requiredPythonModules = lib.unique (deps ++ lib.concatMap (d: d.requiredPythonModules or [ ]) deps);
+            overridePythonAttrs =
+              f: final.buildPythonPackage (args // (if builtins.isFunction f then f args else f));
+            passthru = args.passthru or { };
+          }
+          // (args.passthru or { })
         );
     }
     // import ../../../nix/python-packages.nix { inherit lib; } final { }
   );
 
+  # An environment is the closure of what it is given, as python.withPackages
+  # makes it (requiredPythonModules); `modules` lists it for the tests.
   python3 = {
     pkgs = pythonPackages // {
       inherit lib;
@@ -70,23 +92,17 @@ let
     withPackages =
       choose:
       let
-        names = map (p: p.pname) (choose pythonPackages);
+        chosen = choose pythonPackages;
+        closure = lib.unique (chosen ++ lib.concatMap (p: p.requiredPythonModules or [ ]) chosen);
       in
-      drv "python3.12-env" { inherit names; } { };
+      drv "python3.12-env" { paths = lib.sort (a: b: a < b) (map (p: p.outPath) closure); } {
+        modules = map (p: {
+          inherit (p) pname version;
+          path = p.outPath;
+          dependencies = p.dependencies or [ ];
+        }) closure;
+      };
   };
-
-  withPlugins =
-    plugins:
-    let
-      names = lib.sort (a: b: a < b) (lib.unique (map (p: p.pname) plugins));
-    in
-    # The plugins' own store paths count too, as they do for a real
-    # environment: this forces each plugin's src (a lock's wheel is checked
-    # against its sha256 only when its path is computed).
-    drv "python3.12-peek-env" {
-      plugins = names;
-      paths = lib.sort (a: b: a < b) (lib.unique (map (p: p.outPath) plugins));
-    } { peekPlugins = names; };
 
   tomlValue =
     let
@@ -111,9 +127,9 @@ in
 {
   inherit lib python3;
   python3Packages = pythonPackages;
+  # As nix/overlay.nix makes it.
   peek = pythonPackages.peek-platform // {
-    python = python3;
-    inherit withPlugins;
+    withPlugins = import ../../../nix/environment.nix { inherit python3; };
   };
   formats.toml =
     { }:

@@ -12,7 +12,9 @@ user; ``state_dir`` is ``/var/lib/peek-rebuild``, written only by root)::
     flake_dir/generations/<n>/generation.json       the whole manifest
     flake_dir/generations/<n>/wheels/<file>.whl     the wheels, named in the lock
     request_dir/request                             one pending request (text)
+    request_dir/in-flight.json                      the request this service waits for
     state_dir/results/<id>.json                     the oneshot's answer to request <id>
+    state_dir/built/<n>                             the system built for generation <n>
     state_dir/active.json                           the generation the running system has
 
 The lock (``generation.lock.json``) is what evaluation sees::
@@ -31,9 +33,23 @@ was plus ``.tmp-*`` litter that :meth:`NixosHostBackend.recover` removes.
 The request is a small ``key=value`` text file (the root side validates
 each line against a strict pattern rather than parse JSON it did not write).
 
-Where the interface's docstring says ``prepare`` builds the system: here the
-build happens in the oneshot at ``switch`` (one root request, one answer),
-so ``Prepared.location`` is the generation's directory of the flake.
+Three requests, each answered in its own result file:
+
+- ``build`` (at :meth:`~NixosHostBackend.prepare`): root builds the system
+  from the generation's lock and records it in ``state_dir/built/<n>``;
+  nothing is activated. A build that fails fails the prepare with the
+  reason, so the rollout aborts before anything changed anywhere.
+- ``switch``: ``switch-to-configuration test`` of that built system, the
+  health wait, then ``boot`` (the new boot default); on failure the
+  previous system is activated again.
+- ``rollback``: the same towards the system an earlier generation ran.
+
+A switch restarts the Peek units of the host, so the process that asked
+for it is usually stopped while it waits (on the server host, the server
+itself). The request it waits for is kept in ``request_dir/in-flight.json``;
+after the restart :meth:`NixosHostBackend.interrupted` says which request
+was left and, once the oneshot answered, its outcome, so the service can
+continue the rollout instead of losing track of it.
 """
 
 from __future__ import annotations
@@ -50,7 +66,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from peek.config import ServiceKind
 from peek.rollout.backend import ArtifactFetcher, HostBackend, Prepared
@@ -71,6 +87,7 @@ __all__ = [
     "LOCK_FILE",
     "MANIFEST_FILE",
     "REQUEST_FILE",
+    "Interrupted",
     "NixosHostBackend",
     "RebuildFailed",
     "RebuildResult",
@@ -85,8 +102,17 @@ MANIFEST_FILE = "generation.json"
 WHEELS_DIR = "wheels"
 REQUEST_FILE = "request"
 RESULTS_DIR = "results"
+BUILT_DIR = "built"
 ACTIVE_FILE = "active.json"
+IN_FLIGHT_FILE = "in-flight.json"
 DEFAULT_REBUILD_TIMEOUT = 1800.0
+DEFAULT_BUILD_TIMEOUT = 1800.0
+Action = Literal["build", "switch", "rollback"]
+_DOING: dict[str, str] = {
+    "build": "building the system for",
+    "switch": "switching to",
+    "rollback": "rolling back to",
+}
 _MUTEX = ".lock"
 _TMP_PREFIX = ".tmp-"
 _POLL = 0.05
@@ -99,16 +125,25 @@ def _no_checkpoint(step: str) -> None:
 
 
 class RebuildFailed(BackendError):
-    """The oneshot could not switch (build, activation or health failed) and switched back.
+    """The oneshot could not do what it was asked: a build failed (nothing was activated),
+    or an activation or the health wait failed (it switched back).
 
     ``reason`` is what the oneshot wrote; ``system_generation`` the system
     generation the host runs now, when it said.
     """
 
-    def __init__(self, generation: int, reason: str, system_generation: int | None) -> None:
+    def __init__(
+        self,
+        generation: int,
+        reason: str,
+        system_generation: int | None,
+        action: str = "switch",
+    ) -> None:
         self.reason = reason
         self.system_generation = system_generation
-        super().__init__(generation, f"rebuild for plugin generation {generation} failed: {reason}")
+        self.action = action
+        doing = _DOING.get(action, action)
+        super().__init__(generation, f"{doing} plugin generation {generation} failed: {reason}")
 
 
 class RebuildTimeout(BackendError):
@@ -129,11 +164,31 @@ class RebuildTimeout(BackendError):
 
 @dataclass(frozen=True)
 class RebuildResult:
-    """What the oneshot answered: the plugin generation and the system generation it runs."""
+    """What the oneshot answered: the plugin generation and the system generation it runs
+    (for a build: the system it built, not activated)."""
 
     generation: int
     system_generation: int | None
     system: str | None
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A request an earlier process of this service left in flight, and the answer if any.
+
+    ``result`` is set when the oneshot succeeded, ``failure`` (its reason)
+    when it failed; both are None while it still runs.
+    """
+
+    request_id: str
+    action: Action
+    generation: int
+    result: RebuildResult | None = None
+    failure: RebuildFailed | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.result is not None or self.failure is not None
 
 
 class NixosHostBackend(HostBackend):
@@ -141,9 +196,10 @@ class NixosHostBackend(HostBackend):
 
     ``flake_dir`` and ``request_dir`` belong to the service user;
     ``state_dir`` is the oneshot's (root-owned, readable by the service).
-    ``rebuild_timeout`` bounds a switch or rollback (build, activation and
-    the health wait). ``checkpoint`` is called after each step of
-    ``prepare`` (``wheels``, ``composed``, ``prepared``); tests crash there.
+    ``build_timeout`` bounds the build at prepare, ``rebuild_timeout`` a
+    switch or rollback (activation and the health wait). ``checkpoint`` is
+    called after each step of ``prepare`` (``wheels``, ``composed``,
+    ``prepared``, ``built``); tests crash there.
     """
 
     name = "nixos"
@@ -155,6 +211,7 @@ class NixosHostBackend(HostBackend):
         state_dir: Path,
         *,
         rebuild_timeout: float = DEFAULT_REBUILD_TIMEOUT,
+        build_timeout: float = DEFAULT_BUILD_TIMEOUT,
         services: Sequence[ServiceKind] | None = None,
         import_timeout: float = DEFAULT_IMPORT_TIMEOUT,
         checkpoint: Checkpoint | None = None,
@@ -164,19 +221,10 @@ class NixosHostBackend(HostBackend):
         self.request_dir = request_dir.absolute()
         self.state_dir = state_dir.absolute()
         self.rebuild_timeout = rebuild_timeout
+        self.build_timeout = build_timeout
         self.services = tuple(services) if services is not None else None
         self.import_timeout = import_timeout
         self._checkpoint = checkpoint or _no_checkpoint
-
-    @classmethod
-    def in_data_dir(cls, data_dir: Path, **kwargs: Any) -> NixosHostBackend:
-        """The layout ``modules/rebuild.nix`` sets up for ``services.peek.dataDir``."""
-        return cls(
-            data_dir / "system-flake",
-            data_dir / "rebuild",
-            Path("/var/lib/peek-rebuild"),
-            **kwargs,
-        )
 
     def generation_dir(self, number: int) -> Path:
         return self.generations_root / str(number)
@@ -184,14 +232,31 @@ class NixosHostBackend(HostBackend):
     # -- HostBackend -------------------------------------------------------------------
 
     def prepare(self, generation: Generation, fetch: ArtifactFetcher) -> Prepared:
+        number = generation.number
         with self._lock():
-            existing = self._read_prepared(generation.number)
-            if existing is not None:
-                if existing.digest() != generation.digest():
-                    raise GenerationConflict(generation.number)
-                return self._prepared(generation, reused=tuple(generation.plugins))
-            self._compose(generation, fetch)
-        return self._prepared(generation, installed=tuple(generation.plugins))
+            existing = self._read_prepared(number)
+            if existing is not None and existing.digest() != generation.digest():
+                raise GenerationConflict(number)
+            if existing is None:
+                self._compose(generation, fetch)
+        system = self.built(number)
+        if system is None:
+            # Root builds; nothing is activated. A failed build raises
+            # RebuildFailed with the builder's output: the prepare fails.
+            result = self._request("build", number, self.build_timeout)
+            if result.system is None:
+                raise BackendError(number, "the oneshot built no system")
+            system = result.system
+            self._checkpoint("built")
+        names = tuple(generation.plugins)
+        return Prepared(
+            generation=number,
+            location=system,
+            plugin_paths=(),
+            installed=names if existing is None else (),
+            reused=names if existing is not None else (),
+            restart_required=True,
+        )
 
     def import_check(self, generation: Generation) -> None:
         prepared = self._read_prepared(generation.number)
@@ -217,9 +282,9 @@ class NixosHostBackend(HostBackend):
             import_check(targets, dirs, workdir=Path(work), timeout=self.import_timeout)
 
     def switch(self, generation: int) -> None:
-        if self._read_prepared(generation) is None:
+        if self._read_prepared(generation) is None or self.built(generation) is None:
             raise GenerationNotPrepared(generation)
-        result = self._request("switch", generation)
+        result = self._request("switch", generation, self.rebuild_timeout)
         log.info(
             "plugin generation %d is active (system generation %s)",
             generation,
@@ -231,7 +296,7 @@ class NixosHostBackend(HostBackend):
             return
         if self._read_prepared(to_generation) is None:
             raise GenerationNotPrepared(to_generation)
-        result = self._request("rollback", to_generation)
+        result = self._request("rollback", to_generation, self.rebuild_timeout)
         log.warning(
             "rolled back to plugin generation %d (system generation %s)",
             to_generation,
@@ -252,14 +317,78 @@ class NixosHostBackend(HostBackend):
         data = _read_json(self.state_dir / ACTIVE_FILE)
         return None if data is None else _result(data, self.state_dir / ACTIVE_FILE)
 
+    def manifest(self, number: int) -> Generation | None:
+        """The manifest of composed generation ``number`` (None if this host has none)."""
+        return self._read_prepared(number)
+
+    def built(self, number: int) -> str | None:
+        """The system root built for plugin generation ``number`` (None: not built)."""
+        try:
+            return os.readlink(self.state_dir / BUILT_DIR / str(number))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def prepared(self) -> list[int]:
-        if not self.generations_root.is_dir():
-            return []
-        return sorted(
-            int(entry.name)
-            for entry in self.generations_root.iterdir()
-            if entry.name.isdigit() and (entry / LOCK_FILE).is_file()
-        )
+        """The generations whose lock is written and whose system root has built."""
+        return [number for number in self._composed() if self.built(number) is not None]
+
+    def interrupted(self) -> Interrupted | None:
+        """The request an earlier process of this service was waiting for when it stopped
+        (a switch restarts the Peek units, the one that asked among them), with the
+        oneshot's answer once there is one; None if it left none."""
+        data = _read_json(self.request_dir / IN_FLIGHT_FILE)
+        if data is None:
+            return None
+        request_id = data.get("id")
+        action = data.get("action")
+        number = data.get("generation")
+        if (
+            not isinstance(request_id, str)
+            or action not in _DOING
+            or isinstance(number, bool)
+            or not isinstance(number, int)
+        ):
+            raise BackendError(None, f"{self.request_dir / IN_FLIGHT_FILE} is not a request")
+        left = Interrupted(request_id, action, number)
+        answer = _read_json(self._result_path(request_id))
+        if answer is None:
+            return left
+        try:
+            result = self._answer(answer, self._result_path(request_id), action, number)
+        except RebuildFailed as failed:
+            return Interrupted(request_id, action, number, failure=failed)
+        return Interrupted(request_id, action, number, result=result)
+
+    def wait_interrupted(self, timeout: float) -> Interrupted | None:
+        """Blocking: :meth:`interrupted`, waiting up to ``timeout`` for the answer.
+
+        Raises :class:`RebuildTimeout` if the oneshot has not answered by then.
+        """
+        deadline = time.monotonic() + timeout
+        while (left := self.interrupted()) is not None and not left.answered:
+            if time.monotonic() >= deadline:
+                taken = not (self.request_dir / REQUEST_FILE).exists()
+                raise RebuildTimeout(
+                    left.generation, timeout, taken, self._result_path(left.request_id)
+                )
+            time.sleep(_POLL)
+        return left
+
+    def _may_still_run(self) -> bool:
+        """Whether the oneshot may still answer the in-flight request: same boot, and
+        within the time the requester was going to wait (systemd stops it after that)."""
+        data = _read_json(self.request_dir / IN_FLIGHT_FILE) or {}
+        until = data.get("until")
+        if data.get("boot") != _boot_id():
+            return False
+        return not isinstance(until, (int, float)) or time.time() < until
+
+    def forget_interrupted(self, request_id: str) -> None:
+        """Drop the in-flight record of ``request_id`` once its outcome is dealt with."""
+        with self._lock():
+            data = _read_json(self.request_dir / IN_FLIGHT_FILE)
+            if data is not None and data.get("id") == request_id:
+                (self.request_dir / IN_FLIGHT_FILE).unlink(missing_ok=True)
 
     def recover(self) -> None:
         with self._lock():
@@ -269,6 +398,12 @@ class NixosHostBackend(HostBackend):
                     if entry.name.startswith(_TMP_PREFIX):
                         remove_path(entry)
                         removed.append(str(entry))
+            left = self.interrupted()
+            if left is not None and not left.answered and not self._may_still_run():
+                # Asked before a reboot (or longer ago than it could run): the
+                # oneshot that took it is gone and will never answer.
+                (self.request_dir / IN_FLIGHT_FILE).unlink(missing_ok=True)
+                removed.append(f"the unanswered {left.action} of generation {left.generation}")
             if removed:
                 log.warning("removed leftovers of an interrupted rollout: %s", ", ".join(removed))
 
@@ -276,22 +411,19 @@ class NixosHostBackend(HostBackend):
         with self._lock():
             active = self.active()
             kept = set(keep) | ({active} if active is not None else set())
-            for number in self.prepared():
+            for number in self._composed():
                 if number not in kept:
                     remove_path(self.generation_dir(number))
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _prepared(
-        self, generation: Generation, installed: tuple[str, ...] = (), reused: tuple[str, ...] = ()
-    ) -> Prepared:
-        return Prepared(
-            generation=generation.number,
-            location=str(self.generation_dir(generation.number)),
-            plugin_paths=(),
-            installed=installed,
-            reused=reused,
-            restart_required=True,
+    def _composed(self) -> list[int]:
+        if not self.generations_root.is_dir():
+            return []
+        return sorted(
+            int(entry.name)
+            for entry in self.generations_root.iterdir()
+            if entry.name.isdigit() and (entry / LOCK_FILE).is_file()
         )
 
     def _compose(self, generation: Generation, fetch: ArtifactFetcher) -> None:
@@ -347,11 +479,57 @@ class NixosHostBackend(HostBackend):
         shutil.copyfile(source, target)
         os.chmod(target, 0o644)
 
-    def _request(self, action: str, generation: int) -> RebuildResult:
+    def _result_path(self, request_id: str) -> Path:
+        return self.state_dir / RESULTS_DIR / f"{request_id}.json"
+
+    def ask(self, action: Action, generation: int) -> str:
+        """Hand ``action`` to the oneshot without waiting (its id); :meth:`interrupted`
+        and :meth:`wait_interrupted` follow it. For a service in recovery, whose own
+        unit the answer waits for (a rollback restarts it)."""
+        if action != "build" and self._read_prepared(generation) is None:
+            raise GenerationNotPrepared(generation)
+        return self._post(action, generation, self.rebuild_timeout)
+
+    def unpack(self, number: int, into: Path) -> dict[str, Path]:
+        """Blocking: install composed generation ``number``'s wheels under ``into``
+        (one directory per plugin, holding its package), for code a service needs from a
+        generation its system does not run (the server undoing a failed one's migrations)."""
+        manifest = self._read_prepared(number)
+        if manifest is None:
+            raise GenerationNotPrepared(number)
+        dirs = {}
+        for plugin in manifest.plugins.values():
+            target = into / plugin.name
+            install_wheel(
+                self.generation_dir(number) / WHEELS_DIR / plugin.wheel,
+                target,
+                filename=plugin.wheel,
+            )
+            dirs[plugin.name] = target
+        return dirs
+
+    def _request(self, action: Action, generation: int, timeout: float) -> RebuildResult:
         """Hand ``action`` to the oneshot and wait for its answer. One request at a time."""
-        request_id = secrets.token_hex(16)
-        result_path = self.state_dir / RESULTS_DIR / f"{request_id}.json"
+        request_id = self._post(action, generation, timeout)
+        result_path = self._result_path(request_id)
         request = self.request_dir / REQUEST_FILE
+        deadline = time.monotonic() + timeout
+        # Polled: the answer comes from another process as a file rename,
+        # and the standard library has no file-change notification.
+        while (data := _read_json(result_path)) is None:
+            if time.monotonic() >= deadline:
+                taken = not _withdraw(request, request_id)
+                if not taken:
+                    self.forget_interrupted(request_id)
+                raise RebuildTimeout(generation, timeout, taken, result_path)
+            time.sleep(_POLL)
+        self.forget_interrupted(request_id)
+        return self._answer(data, result_path, action, generation)
+
+    def _post(self, action: Action, generation: int, timeout: float) -> str:
+        request_id = secrets.token_hex(16)
+        request = self.request_dir / REQUEST_FILE
+        in_flight = self.request_dir / IN_FLIGHT_FILE
         with self._lock():
             self.request_dir.mkdir(parents=True, exist_ok=True)
             if request.exists():
@@ -359,28 +537,42 @@ class NixosHostBackend(HostBackend):
                     generation,
                     f"another rebuild request is pending ({request}); not queuing a second",
                 )
+            left = self.interrupted()
+            if left is not None and not left.answered and self._may_still_run():
+                raise BackendError(
+                    generation,
+                    f"the {left.action} of plugin generation {left.generation} that an earlier "
+                    f"process asked for is still running; its result will appear at "
+                    f"{self._result_path(left.request_id)}",
+                )
+            # Recorded before the request exists: a restart while waiting
+            # (the switch restarts this very service) finds what it waited for.
+            record = {
+                "id": request_id,
+                "action": action,
+                "generation": generation,
+                "boot": _boot_id(),
+                "until": time.time() + timeout,
+            }
+            _write_atomically(in_flight, json.dumps(record).encode())
             body = f"id={request_id}\naction={action}\ngeneration={generation}\n"
             _write_atomically(request, body.encode())
-        deadline = time.monotonic() + self.rebuild_timeout
-        # Polled: the answer comes from another process as a file rename,
-        # and the standard library has no file-change notification.
-        while (data := _read_json(result_path)) is None:
-            if time.monotonic() >= deadline:
-                taken = not _withdraw(request, request_id)
-                raise RebuildTimeout(generation, self.rebuild_timeout, taken, result_path)
-            time.sleep(_POLL)
-        result = _result(data, result_path)
+        return request_id
+
+    def _answer(
+        self, data: Mapping[str, Any], where: Path, action: str, generation: int
+    ) -> RebuildResult:
+        result = _result(data, where)
         if data.get("ok") is not True:
             reason = data.get("reason")
             raise RebuildFailed(
                 generation,
                 reason if isinstance(reason, str) and reason else "(the oneshot gave no reason)",
                 result.system_generation,
+                action,
             )
         if result.generation != generation:
-            raise BackendError(
-                generation, f"{result_path} answers for generation {result.generation}"
-            )
+            raise BackendError(generation, f"{where} answers for generation {result.generation}")
         return result
 
     # -- reading state ----------------------------------------------------------------------
@@ -431,6 +623,13 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise BackendError(None, f"{path} is not a JSON object")
     return data
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
 
 
 def _withdraw(request: Path, request_id: str) -> bool:
