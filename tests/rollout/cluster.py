@@ -236,6 +236,34 @@ import_timeout = 30
                     return seen
         raise AssertionError(f"rollout {number} ended without {missing}: {seen}")
 
+    async def follow(self, number: int) -> list[dict[str, Any]]:
+        """Every event of rollout ``number`` until it is done, across server restarts
+        (the stream breaks when the server exits; it is read again once it is back)."""
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + ROLLOUT_TIMEOUT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, OSError, AssertionError):
+                seen += await self.events(number)
+                if seen and seen[-1]["step"] == "done" and seen[-1]["service"] == "server":
+                    return seen
+            await asyncio.sleep(0.3)
+        raise AssertionError(f"rollout {number} did not end: {seen}\n{self.logs()}")
+
+    def service_pids(self) -> dict[str, int]:
+        """Blocking, ``peek run`` mode: ``{kind: pid}`` of the supervisor's children."""
+        supervisor = self.procs["run"].pid
+        found: dict[str, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                argv = [a for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+                if ppid == supervisor and b"peek" in argv:
+                    found[argv[-1].decode()] = int(entry.name)  # ... -m peek ... <kind>
+        return found
+
     async def roll_out(self, wheel: Path) -> dict[str, Any]:
         """Upload ``wheel``; the final event of its rollout."""
         status, body = await self.upload(wheel)

@@ -60,6 +60,22 @@ async def test_upload_exits_1_with_the_reason_when_the_rollout_is_rolled_back(
         assert "the probe is unplugged" in err
 
 
+async def test_upload_follows_the_rollout_across_a_server_restart_and_exits_0(
+    tmp_path: Path,
+) -> None:
+    wheel = plugin_wheel(
+        tmp_path / "w", "probe", "1.0.0", services=("server",), manifest_extra="restart = true"
+    )
+    async with cluster(tmp_path / "c", "run") as c:
+        code, out, err = await peek(c, "plugin", "upload", str(wheel))
+        assert code == 0, out + err + c.logs()
+        lines = out.splitlines()
+        assert lines.index("server: restarting: cannot swap in-process: peek_plugin_probe") < (
+            lines.index("server: restarted: running generation 2")
+        )
+        assert lines[-1] == "generation 2 is active on every service"
+
+
 async def test_an_upload_the_server_refuses_exits_3_with_its_message(tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("not a plugin")

@@ -163,3 +163,27 @@ async def test_schema_changes_of_a_failed_generation_are_undone(
         status = await c.wait_services({"server"})
         assert versions(status, "peek_plugin_probe") == {"server": "1.0.0"}
         tables.engine.dispose()
+
+
+async def test_schema_changes_of_a_generation_the_server_restarted_into_are_undone(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    async with cluster(tmp_path / "run", "run", database_url=database_url) as c:
+        tables = await start_with_readings(c, tmp_path, database_url)
+        v2 = plugin_wheel(
+            tmp_path / "w", "probe", "2.0.0", services=("server",),
+            files=migrations(("v_a1_readings", READINGS), ("v_c3_extra", EXTRA_TABLE)),
+            manifest_extra="restart = true",
+            start={"server": "raise RuntimeError('v2 cannot start after the restart')"},
+        )  # fmt: skip
+        status, body = await c.upload(v2)
+        assert status == 202, body
+        events = await c.follow(body["generation"])
+        assert events[-1]["state"] == "failed", c.logs()
+        assert any("v2 cannot start after the restart" in p for p in events[-1]["problems"])
+        # The restarted server migrated before starting v2; going back downgraded it.
+        assert await asyncio.to_thread(tables.tables) == {"reading"}
+        assert await asyncio.to_thread(tables.values) == ["north 3.5", "south 7.25"]
+        status_doc = await c.wait_services({"server"})
+        assert versions(status_doc, "peek_plugin_probe")["server"] == "1.0.0"
+        tables.engine.dispose()

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from rollout.cluster import Cluster, cluster
 from rollout.pluginkit import plugin_wheel
+from rollout.test_rollout_forget import wait_down
 
 from peek.config import load_config
 from peek.services.admin_auth import ADMIN_COOKIE, admin_password_file
@@ -203,3 +204,91 @@ async def test_a_refused_upload_shows_the_servers_reason_on_the_page(
         assert await page.get_by_role("region", name="Rollout progress").count() == 0
         _, history = await c.api("GET", "/api/generations")
         assert [g["number"] for g in history["generations"]] == [1]
+
+
+async def test_a_reason_goes_with_the_upload_and_remove_asks_before_rolling_out_without_it(
+    browser: Any, tmp_path: Path
+) -> None:
+    wheel = await asyncio.to_thread(plugin_wheel, tmp_path / "w", "probe", "1.0.0")
+    probe = "peek_plugin_probe"
+    async with cluster(tmp_path / "peek", "separate", kinds=("client",)) as c:
+        page = await open_plugins_page(browser, c)
+        await page.locator('tr[data-generation="1"][data-state="active"]').wait_for(timeout=WAIT_MS)
+        await page.get_by_label("Reason (kept with the generation)").fill("line 3 needs the probe")
+        await drop_file(page, wheel.name, await asyncio.to_thread(wheel.read_bytes))
+        await rollout_ends_active(page, 2)
+        uploaded = page.locator('tr[data-generation="2"][data-state="active"]')
+        await uploaded.filter(has_text="line 3 needs the probe").wait_for(timeout=WAIT_MS)
+
+        remove = page.get_by_role("button", name=f"Remove {probe}")
+        answers: list[str] = []
+
+        async def answer(dialog: Any) -> None:
+            answers.append(dialog.message)
+            await (dialog.dismiss() if len(answers) == 1 else dialog.accept())
+
+        page.on("dialog", answer)
+        await remove.click()  # dismissed: nothing happens
+        await page.wait_for_timeout(500)
+        _, history = await c.api("GET", "/api/generations")
+        assert [g["number"] for g in history["generations"]] == [2, 1]
+        await remove.click()  # accepted: a generation without it
+        await rollout_ends_active(page, 3)
+        assert all(probe in message for message in answers) and len(answers) == 2
+        row = page.get_by_test_id("plugin-set").locator(f'tr[data-plugin="{probe}"]')
+        await row.wait_for(state="detached", timeout=WAIT_MS)
+        latest = page.locator('tr[data-generation="3"][data-state="active"]')
+        await latest.filter(has_text=f"removal of {probe}").wait_for(timeout=WAIT_MS)
+        await shared.shot(page, "admin-plugins-removed")
+        _, body = await c.api("GET", "/api/plugins")
+        assert probe not in {p["name"] for p in body["plugins"]}
+
+
+async def test_a_signature_picked_on_the_page_goes_with_the_upload(
+    browser: Any, tmp_path: Path
+) -> None:
+    from peek.rollout.signing import generate_key, sign
+
+    wheel = await asyncio.to_thread(plugin_wheel, tmp_path / "w", "probe", "1.0.0")
+    key = tmp_path / "signing-key"
+    trusted = await asyncio.to_thread(generate_key, key)
+    signature = await asyncio.to_thread(sign, key, wheel)
+    extra = f"require_signature = true\ntrusted_keys = [{json.dumps(trusted.openssh())}]\n"
+    async with cluster(tmp_path / "peek", "separate", kinds=(), extra=extra) as c:
+        page = await open_plugins_page(browser, c)
+        await page.locator('tr[data-generation="1"][data-state="active"]').wait_for(timeout=WAIT_MS)
+        data = await asyncio.to_thread(wheel.read_bytes)
+        await drop_file(page, wheel.name, data)
+        alert = page.get_by_role("alert")
+        await alert.filter(has_text="not signed").wait_for(timeout=WAIT_MS)
+        await page.get_by_label("Signature (optional)").set_input_files(
+            {
+                "name": signature.name,
+                "mimeType": "application/json",
+                "buffer": await asyncio.to_thread(signature.read_bytes),
+            }
+        )
+        await drop_file(page, wheel.name, data)
+        await (
+            page.get_by_role("region", name="Rollout progress")
+            .locator('[data-testid="rollout-outcome"][data-state="active"]')
+            .wait_for(timeout=WAIT_MS)
+        )
+        await alert.wait_for(state="detached", timeout=WAIT_MS)
+        await shared.shot(page, "admin-plugins-signed-upload")
+
+
+async def test_a_down_service_can_be_forgotten_from_the_page(browser: Any, tmp_path: Path) -> None:
+    async with cluster(tmp_path / "peek", "separate", kinds=("agent",)) as c:
+        await c.kill("agent")
+        await wait_down(c, "agent")
+        page = await open_plugins_page(browser, c)
+        services = page.get_by_test_id("services")
+        down = services.locator('tr[data-service="agent"][data-state="down"]')
+        await down.wait_for(timeout=WAIT_MS)
+        assert await services.locator('tr[data-service="server"] button').count() == 0
+        page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+        await down.get_by_role("button", name="Forget agent remote-agent").click()
+        await down.wait_for(state="detached", timeout=WAIT_MS)
+        await shared.shot(page, "admin-plugins-service-forgotten")
+        assert "agent" not in {s["kind"] for s in (await c.status())["services"]}

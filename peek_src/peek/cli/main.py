@@ -116,9 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     p = command("keygen", _cmd_plugin_keygen, "make an ed25519 key pair to sign plugins", plugin)
     p.add_argument("key", type=Path, help="private key file to create (0600); public: KEY.pub")
 
-    from peek.cli.plugin import add_plugin_commands
+    from peek.cli.plugin import add_plugin_commands, add_service_commands
 
     add_plugin_commands(plugin, command)
+    add_service_commands(sub, command)
 
     token = sub.add_parser("token", help="service tokens").add_subparsers(metavar="ACTION")
     p = command("create", _cmd_token_create, "create a token for a client, agent or worker", token)

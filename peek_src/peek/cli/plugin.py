@@ -1,4 +1,5 @@
-"""``peek plugin upload|list|generations|rollback|remove``: plugin rollouts through the server.
+"""``peek plugin upload|list|generations|rollback|remove|prune`` and ``peek service forget``:
+plugin rollouts through the server.
 
 Each talks to the running server's admin API (``[server] host`` and
 ``admin_port``) with the local admin credential in
@@ -26,12 +27,21 @@ import aiohttp
 
 from peek.config import PeekConfig
 
-__all__ = ["EXIT_FAILED", "EXIT_REFUSED", "EXIT_UNREACHABLE", "add_plugin_commands"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_REFUSED",
+    "EXIT_UNREACHABLE",
+    "add_plugin_commands",
+    "add_service_commands",
+]
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 3
 EXIT_UNREACHABLE = 4
 REQUEST_TIMEOUT = 600.0
+# A rollout that restarts the server: how long to wait for it to come back, and how often.
+RESTART_WAIT = 180.0
+RESTART_POLL = 0.5
 
 Command = Callable[..., argparse.ArgumentParser]
 
@@ -56,6 +66,30 @@ def add_plugin_commands(plugin: Any, command: Command) -> None:
     p = command("remove", _remove, "roll out the plugin set without a plugin", plugin)
     p.add_argument("name", help="the plugin, e.g. peek_plugin_weather")
     p.add_argument("--json", action="store_true")
+    p = command(
+        "prune",
+        _prune,
+        "keep the newest generations on disk ([rollout] keep_generations) on every host "
+        "and delete what no kept one uses",
+        plugin,
+    )
+    p.add_argument("--json", action="store_true")
+
+
+def add_service_commands(sub: Any, command: Command) -> None:
+    """``peek service forget NAME``: the server stops waiting for a service that is gone."""
+    service = sub.add_parser("service", help="services the server knows").add_subparsers(
+        metavar="ACTION"
+    )
+    p = command(
+        "forget",
+        _forget,
+        "drop a down service, so that rollouts no longer wait for it "
+        "(it registers again when it reconnects)",
+        service,
+    )
+    p.add_argument("name", help="the service's name, as `peek status` shows it")
+    p.add_argument("--kind", choices=("client", "agent", "worker"), help="if the name is shared")
 
 
 def server_list(args: argparse.Namespace, config: PeekConfig) -> int | None:
@@ -122,6 +156,49 @@ def _rollback(args: argparse.Namespace, config: PeekConfig) -> int:
 
 def _remove(args: argparse.Namespace, config: PeekConfig) -> int:
     return asyncio.run(_start(config, args, "DELETE", f"/api/plugins/{args.name}"))
+
+
+def _prune(args: argparse.Namespace, config: PeekConfig) -> int:
+    try:
+        status, body = asyncio.run(_call(config, "POST", "/api/generations/prune"))
+    except _Unreachable as exc:
+        _err(str(exc))
+        return EXIT_UNREACHABLE
+    if status in (401, 403):
+        _err(f"the server refused the admin credential: {_message(body)}")
+        return EXIT_UNREACHABLE
+    if status != 200:
+        _err(f"refused: {_message(body)}")
+        return EXIT_REFUSED
+    if args.json:
+        _out(json.dumps(body, indent=2))
+        return 0
+    removed = ", ".join(map(str, body["removed_generations"])) or "none"
+    _out(f"kept generations {', '.join(map(str, body['kept']))}")
+    _out(f"removed generations {removed} and {len(body['removed_artifacts'])} artifacts")
+    return 0
+
+
+def _forget(args: argparse.Namespace, config: PeekConfig) -> int:
+    from urllib.parse import quote, urlencode
+
+    path = f"/api/services/{quote(args.name, safe='')}"
+    if args.kind:
+        path += "?" + urlencode({"kind": args.kind})
+    try:
+        status, body = asyncio.run(_call(config, "DELETE", path))
+    except _Unreachable as exc:
+        _err(str(exc))
+        return EXIT_UNREACHABLE
+    if status in (401, 403):
+        _err(f"the server refused the admin credential: {_message(body)}")
+        return EXIT_UNREACHABLE
+    if status != 200:
+        _err(f"refused: {_message(body)}")
+        return EXIT_REFUSED
+    gone = body["forgotten"]
+    _out(f"forgot {gone['kind']} {gone['name']}; it registers again when it reconnects")
+    return 0
 
 
 def _generations(args: argparse.Namespace, config: PeekConfig) -> int:
@@ -251,32 +328,27 @@ async def _start(
 async def _follow(
     config: PeekConfig, args: argparse.Namespace, number: int, accepted: dict[str, Any]
 ) -> int:
-    base, headers = _base(config)
     events: list[dict[str, Any]] = []
     final: dict[str, Any] | None = None
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=REQUEST_TIMEOUT)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as http,
-            http.get(f"{base}/api/generations/{number}/events", headers=headers) as response,
+    restart_deadline: float | None = None
+    while True:
+        try:
+            final = await _read_events(config, args, number, events)
+            problem = f"the event stream of generation {number} ended before the rollout did"
+        except (aiohttp.ClientError, OSError) as exc:
+            problem = f"lost the server while following generation {number}: {exc}"
+        if final is not None:
+            break
+        loop = asyncio.get_running_loop()
+        if restart_deadline is None and any(
+            e.get("service") == "server" and e.get("step") == "restarting" for e in events
         ):
-            async for raw in response.content:
-                line = raw.decode("utf-8", "replace").strip()
-                if not line.startswith("data:"):
-                    continue
-                event = json.loads(line.removeprefix("data:"))
-                events.append(event)
-                if not args.json:
-                    _out(_event_line(event))
-                if event.get("step") == "done" and event.get("service") == "server":
-                    final = event
-                    break
-    except (aiohttp.ClientError, OSError) as exc:
-        _err(f"lost the server while following generation {number}: {exc}")
-        return EXIT_UNREACHABLE
-    if final is None:
-        _err(f"the event stream of generation {number} ended before the rollout did")
-        return EXIT_UNREACHABLE
+            # The server restarts as part of the rollout: follow it once it is back.
+            restart_deadline = loop.time() + RESTART_WAIT
+        if restart_deadline is None or loop.time() > restart_deadline:
+            _err(problem)
+            return EXIT_UNREACHABLE
+        await asyncio.sleep(RESTART_POLL)
     state = final.get("state")
     problems = final.get("problems") or []
     if args.json:
@@ -292,6 +364,33 @@ async def _follow(
         for problem in problems:
             sys.stderr.write(f"  - {problem}\n")
     return 0 if state == "active" else EXIT_FAILED
+
+
+async def _read_events(
+    config: PeekConfig, args: argparse.Namespace, number: int, events: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Read generation ``number``'s event stream into ``events``; its final event, if seen."""
+    base, headers = _base(config)
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=REQUEST_TIMEOUT)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as http,
+        http.get(f"{base}/api/generations/{number}/events", headers=headers) as response,
+    ):
+        if response.status != 200:
+            raise aiohttp.ClientResponseError(
+                response.request_info, (), status=response.status, message="no event stream"
+            )
+        async for raw in response.content:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line.removeprefix("data:"))
+            events.append(event)
+            if not args.json:
+                _out(_event_line(event))
+            if event.get("step") == "done" and event.get("service") == "server":
+                return dict(event)
+    return None
 
 
 def _event_line(event: dict[str, Any]) -> str:

@@ -20,6 +20,18 @@ For a proposed generation the :class:`RolloutCoordinator` (one per server):
    previous generation (``rollout.revert``; the server undoes the failed
    generation's schema changes) and marks it ``failed`` with the reasons.
 
+When a changed plugin cannot be swapped inside the running server (native
+code, ``restart = true``) and the server can restart (``request_restart``),
+step 3 differs: the coordinator records who takes part
+(:class:`~peek.rollout.restart.PendingRestart`) and the phase ``restarting``,
+switches the server's generation on disk and asks for the restart; the
+restarted server calls :meth:`RolloutCoordinator.resume`, brings every
+member to the generation (``rollout.converge`` as each reconnects), reports
+its own health once its plugins started (:meth:`RolloutCoordinator.local_started`)
+and goes on with step 4. Going back from such a generation restarts the
+server again (phase ``reverting``): it comes up on the previous generation,
+undoes the schema changes and the other services converge to it.
+
 A server killed at any point is consistent on restart: :meth:`recover`
 fails a generation that was still preparing, and reverts one that was
 committed but not yet confirmed healthy (the database says which). Every
@@ -42,12 +54,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from peek.rollout.errors import RolloutError
 from peek.rollout.generations import Generation, GenerationState
 from peek.rollout.history import GenerationHistory
 from peek.rollout.participant import RESTART, Health, Participant
+from peek.rollout.restart import PendingRestart
 from peek.vortex.link import LinkServer, Message, Peer
 
 __all__ = [
@@ -129,6 +143,8 @@ class RolloutCoordinator:
         prepare_timeout: float = DEFAULT_PREPARE_TIMEOUT,
         health_timeout: float = DEFAULT_HEALTH_TIMEOUT,
         on_finished: Callable[[Rollout], Awaitable[None] | None] | None = None,
+        request_restart: Callable[[], None] | None = None,
+        restart_record: Path | None = None,
     ) -> None:
         self.history = history
         self.local = local
@@ -138,10 +154,15 @@ class RolloutCoordinator:
         self.prepare_timeout = prepare_timeout
         self.health_timeout = health_timeout
         self._on_finished = on_finished
+        # The server restarts into a generation only with both (see the module).
+        self._request_restart = request_restart if restart_record is not None else None
+        self._restart_record = restart_record
+        self._local_health: asyncio.Future[list[str]] | None = None
         self.current: Rollout | None = None
         self.rollouts: dict[int, Rollout] = {}
         self.generations: dict[Key, int | None] = {}
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        # None in a queue ends that event stream (the server stops).
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._active: Generation | None = None
         link.on("rollout.ready", self._on_ready)
@@ -180,6 +201,9 @@ class RolloutCoordinator:
         return rollout
 
     async def close(self) -> None:
+        # Open event streams end, or the sites would wait for them when stopping.
+        for queue in list(self._subscribers):
+            queue.put_nowait(None)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -197,16 +221,16 @@ class RolloutCoordinator:
             if problems:
                 await self._abort(r, problems)
                 return
+            if self._restart_needed(r.generation):
+                await self._restart_into(r)
+                return
             await _blocking(self.history.commit, n)
             self._emit(r, SERVER, "committed", None)
             problems = await self._switch(r)
             if problems:
                 await self._revert(r, problems)
                 return
-            await _blocking(self.history.succeed, n, leaving=r.leaving)
-            self._active = r.generation
-            r.state = GenerationState.ACTIVE.value
-            self._finish(r)
+            await self._succeed(r)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # isolation boundary: one rollout
@@ -221,6 +245,98 @@ class RolloutCoordinator:
                 r.state = GenerationState.FAILED.value
                 r.problems.append(problem)
                 self._finish(r)
+
+    async def _succeed(self, r: Rollout) -> None:
+        await _blocking(self.history.succeed, r.number, leaving=r.leaving)
+        await self._clear_restart_record()
+        self._active = r.generation
+        r.state = GenerationState.ACTIVE.value
+        self._finish(r)
+
+    # -- a server that restarts into a generation ----------------------------------
+
+    def _restart_needed(self, generation: Generation) -> bool:
+        return self._request_restart is not None and bool(self.local.restart_needed(generation))
+
+    async def _restart_into(self, r: Rollout) -> None:
+        """Commit with the server restarting into ``r``'s generation (see the module)."""
+        assert self._request_restart is not None and self._restart_record is not None
+        n = r.number
+        previous = r.previous.number if r.previous is not None else None
+        record = PendingRestart(n, previous, r.leaving, tuple(sorted(r.members)))
+        # Who takes part is on disk before the database says a restart is pending.
+        await _blocking(record.write, self._restart_record)
+        await _blocking(self.history.commit, n, restart=True)
+        self._emit(r, SERVER, "committed", "the server restarts into it")
+        r.phase = "switching"
+        r.expect = n
+        try:
+            async with self.local.lock:
+                await self.local.switch(r.generation)
+        except Exception as exc:  # isolation boundary: the switch on disk failed
+            log.exception("the server could not switch to generation %d", n)
+            await self._revert(r, [f"server: {Participant.problem(exc)}"])
+            return
+        r.phase = "restarting"
+        log.warning("the server restarts into plugin generation %d", n)
+        self._request_restart()
+
+    async def resume(
+        self, pending: PendingRestart, generation: Generation, previous: Generation | None
+    ) -> Rollout:
+        """On the restarted server (before it accepts links): finish ``generation``'s rollout.
+
+        Every member that reconnects is brought to ``generation``; the health
+        phase starts once :meth:`local_started` reports the server's own.
+        """
+        self._active = previous
+        members = {key: label(key) for key in pending.members}
+        r = Rollout(generation, previous, pending.leaving, members, phase="switching")
+        r.expect = generation.number
+        r.switched_at = time.monotonic()
+        loop = asyncio.get_running_loop()
+        waits: dict[str, asyncio.Future[list[str]]] = {}
+        for key, who in members.items():
+            future: asyncio.Future[list[str]] = loop.create_future()
+            r.waiters[key] = future
+            waits[who] = future
+        self._local_health = loop.create_future()
+        self.current = r
+        self.rollouts[r.number] = r
+        self._emit(r, SERVER, "restarted", f"running generation {generation.number}")
+        self._spawn(self._finish_restart(r, waits), f"rollout of generation {r.number}")
+        return r
+
+    def local_started(self, problems: list[str]) -> None:
+        """The restarted server's plugins started: its own health (``problems``)."""
+        r = self.current
+        if self._local_health is None or self._local_health.done() or r is None:
+            return
+        self._emit(r, SERVER, "unhealthy" if problems else "healthy", "; ".join(problems) or None)
+        self._local_health.set_result([f"server: {p}" for p in problems])
+
+    async def _finish_restart(
+        self, r: Rollout, waits: dict[str, asyncio.Future[list[str]]]
+    ) -> None:
+        assert self._local_health is not None
+        try:
+            problems = await self._local_health
+            if not problems:
+                problems = await self._gather(waits, self.health_timeout, "switch")
+            if problems:
+                await self._revert(r, problems)
+                return
+            await self._succeed(r)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # isolation boundary: one rollout
+            log.exception("the rollout of generation %d failed", r.number)
+            with contextlib.suppress(Exception):  # already failing: report what we can
+                await self._revert(r, [f"the server failed during the rollout: {exc}"])
+
+    async def _clear_restart_record(self) -> None:
+        if self._restart_record is not None:
+            await _blocking(PendingRestart.clear, self._restart_record)
 
     async def _prepare(self, r: Rollout) -> list[str]:
         n = r.number
@@ -277,6 +393,18 @@ class RolloutCoordinator:
         r.problems = list(problems)
         previous = r.previous
         self._emit(r, SERVER, "reverting", "; ".join(problems))
+        if previous is not None and self._restart_needed(previous):
+            # Back out of a generation the server restarted into: restart again. The
+            # restarted server finds phase ``reverting`` and goes back, schemas included;
+            # the other services converge to it as they reconnect.
+            assert self._request_restart is not None
+            await _blocking(self.history.revert_pending, r.number, problems)
+            await self._clear_restart_record()
+            r.phase = "restarting"
+            self._emit(r, SERVER, "restarting", f"back to generation {previous.number}")
+            self._request_restart()
+            return
+        await self._clear_restart_record()
         if previous is None:
             await _blocking(self.history.fail, r.number, problems, active=None)
         else:
@@ -387,6 +515,17 @@ class RolloutCoordinator:
             return
         if self._active is not None and number != self._active.number:
             self._converge(peer, self._active)
+
+    async def broadcast(self, message: dict[str, Any]) -> None:
+        """Send ``message`` to every connected service (one that is gone is skipped)."""
+        for peer in list(self.link.peers.values()):
+            with contextlib.suppress(Exception):  # a peer that is gone misses housekeeping
+                await peer.send(message)
+
+    def forget(self, key: Key) -> None:
+        """A down service an administrator dropped: no longer tracked (it registers again
+        when it reconnects, and is brought to the active generation then)."""
+        self.generations.pop(key, None)
 
     def peer_disconnected(self, peer: Peer) -> None:
         r = self.current
@@ -517,7 +656,7 @@ class RolloutCoordinator:
 
     async def subscribe(self, number: int | None = None) -> AsyncIterator[dict[str, Any]]:
         """Events as they happen; with ``number``, that rollout's from its start until done."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         r = self.rollouts.get(number) if number is not None else None
         backlog = list(r.events) if r is not None else []
         self._subscribers.add(queue)
@@ -529,7 +668,10 @@ class RolloutCoordinator:
             if number is not None and r is None:
                 return
             while True:
-                event = await queue.get()
+                item = await queue.get()
+                if item is None:
+                    return
+                event = item
                 if number is not None and event["generation"] != number:
                     continue
                 yield event

@@ -9,8 +9,11 @@ Two tables of the platform's own schema (``peek.storage.models``):
   must run; ``target``/``phase`` describe a rollout in flight
   (``preparing``: services are preparing ``target``, nothing switched yet;
   ``committed``: ``active`` was moved to ``target`` and services are
-  switching, health not yet confirmed) and ``schema_before`` the plugins'
-  schema revisions before the target's migrations ran.
+  switching, health not yet confirmed; ``restarting``: committed, and the
+  server restarts into ``target`` to finish the rollout; ``reverting``: it
+  failed and the server restarts to go back to ``previous``, the reasons
+  already on the generation) and ``schema_before`` the plugins' schema
+  revisions before the target's migrations ran.
 
 Every change is one transaction, so a server killed at any point finds on
 restart either the old or the new pointer, and :meth:`GenerationHistory.interrupted`
@@ -37,7 +40,7 @@ __all__ = ["GenerationHistory", "GenerationRecord", "Phase", "RolloutPointer"]
 
 log = logging.getLogger(__name__)
 
-Phase = Literal["preparing", "committed"]
+Phase = Literal["preparing", "committed", "restarting", "reverting"]
 _STATE_ROW = 1
 
 
@@ -166,13 +169,57 @@ class GenerationHistory:
             )
         return GenerationRecord(generation, GenerationState.PROPOSED)
 
-    def commit(self, number: int) -> None:
-        """Every service is ready: ``number`` is prepared and becomes what services must run."""
+    def commit(self, number: int, *, restart: bool = False) -> None:
+        """Every service is ready: ``number`` is prepared and becomes what services must run.
+
+        ``restart``: the server restarts into it to finish the rollout (phase ``restarting``).
+        """
         with self.storage.engine().begin() as conn:
             pointer = _pointer(conn)
             self._move(conn, number, GenerationState.PREPARED)
             _set_pointer(
-                conn, active=number, target=number, previous=pointer.previous, phase="committed"
+                conn,
+                active=number,
+                target=number,
+                previous=pointer.previous,
+                phase="restarting" if restart else "committed",
+            )
+
+    def resume(self, before: Mapping[str, Sequence[str]]) -> None:
+        """The server restarted into the target: its migrations start from ``before``.
+
+        From here a crash is a crash between commit and health (phase ``committed``).
+        """
+        with self.storage.engine().begin() as conn:
+            pointer = _pointer(conn)
+            if pointer.phase != "restarting":
+                raise GenerationError(f"no server restart is pending (phase {pointer.phase})")
+            _set_pointer(
+                conn,
+                active=pointer.active,
+                target=pointer.target,
+                previous=pointer.previous,
+                phase="committed",
+                schema_before=before,
+            )
+
+    def revert_pending(self, number: int, problems: Iterable[str]) -> None:
+        """``number`` failed after the switch and the server restarts to go back (phase
+        ``reverting``); ``problems`` are kept on it for :meth:`fail` after the restart."""
+        with self.storage.engine().begin() as conn:
+            pointer = _pointer(conn)
+            conn.execute(
+                update(plugin_generation)
+                .where(plugin_generation.c.number == number)
+                .values(problems=json.dumps(list(problems)))
+            )
+            _set_pointer(
+                conn,
+                active=pointer.active,
+                target=number,
+                previous=pointer.previous,
+                phase="reverting",
+                schema_before=pointer.schema_before,
             )
 
     def record_schema(self, before: Mapping[str, Sequence[str]]) -> None:
@@ -279,6 +326,7 @@ def _set_pointer(
     target: int | None,
     previous: int | None,
     phase: Phase | None,
+    schema_before: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     values: dict[str, Any] = {
         "active": active,
@@ -287,7 +335,9 @@ def _set_pointer(
         "phase": phase,
         "updated_at": datetime.now(UTC),
     }
-    if phase != "committed":
+    if schema_before is not None:
+        values["schema_before"] = json.dumps({k: list(v) for k, v in schema_before.items()})
+    elif phase != "committed":
         values["schema_before"] = None
     done = conn.execute(
         update(rollout_state).where(rollout_state.c.id == _STATE_ROW).values(**values)

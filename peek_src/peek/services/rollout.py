@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import signal
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
@@ -36,10 +37,14 @@ from peek.plugin.errors import PluginError
 from peek.plugin.lifecycle import PluginLifecycle, PluginState
 from peek.plugin.resolve import resolve
 from peek.rollout.artifacts import ArtifactStore
+from peek.rollout.backend import ArtifactFetcher, HostBackend
+from peek.rollout.backends import host_backend
+from peek.rollout.backends.nixos import Interrupted, NixosHostBackend, RebuildTimeout
 from peek.rollout.backends.plain import PlainHostBackend
-from peek.rollout.coordinator import RolloutBusy, RolloutCoordinator
+from peek.rollout.coordinator import Rollout, RolloutBusy, RolloutCoordinator
 from peek.rollout.errors import (
     GenerationError,
+    RolloutError,
     UnsatisfiedRequirements,
     UploadRejected,
     UploadTooLarge,
@@ -51,9 +56,16 @@ from peek.rollout.fetch import (
     fetch_generation,
     local_fetcher,
 )
-from peek.rollout.generations import Generation, GenerationPlugin
+from peek.rollout.generations import (
+    Generation,
+    GenerationPlugin,
+    GenerationState,
+    changed_plugins,
+)
 from peek.rollout.history import GenerationHistory, GenerationRecord
 from peek.rollout.participant import RESTART, RESTART_EXIT_CODE, Health, Participant
+from peek.rollout.prune import PruneResult, generations_to_keep, prune_host
+from peek.rollout.restart import RESTART_FILE, PendingRestart
 from peek.rollout.signing import SignaturePolicy
 from peek.rollout.validate import StagingArea, UploadLimits, validate_upload
 from peek.services.common import PluginHost
@@ -104,10 +116,13 @@ class HostApplier:
     ) -> None:
         self.host = host
         self.after_apply = after_apply
+        # NixOS backend: the generation the running system was built from (its
+        # plugins are in the system's environment; nothing is activated here).
+        self.system: Generation | None = None
 
     def running(self) -> Generation | None:
         activation = self.host.activation
-        return activation.generation if activation is not None else None
+        return activation.generation if activation is not None else self.system
 
     async def apply(self, generation: Generation, *, reverting: Generation | None = None) -> Health:
         host = self.host
@@ -230,17 +245,24 @@ class ServerApplier(HostApplier):
                 )
             )
         else:
-            migrator = Migrator(self.storage)
-            before: dict[str, tuple[str, ...]] = {}
-            for spec in targets:
-                history = plugin_history(spec, self.data_root / spec.name)
-                if history is not None:
-                    migrator.ensure_namespace(spec.name)
-                    before[spec.name] = migrator.current(history)
             # Kept before anything changes, so a crash mid-way can still be undone.
-            self.history.record_schema(before)
+            self.history.record_schema(schema_revisions(self.storage, targets, self.data_root))
         failed.update(migrate_installation(self.storage, targets, self.data_root))
         return failed
+
+
+def schema_revisions(
+    storage: Storage, specs: Sequence[PluginSpec], data_root: Path
+) -> dict[str, tuple[str, ...]]:
+    """Blocking: the current schema revisions of each plugin of ``specs`` that has migrations."""
+    migrator = Migrator(storage)
+    before: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        history = plugin_history(spec, data_root / spec.name)
+        if history is not None:
+            migrator.ensure_namespace(spec.name)
+            before[spec.name] = migrator.current(history)
+    return before
 
 
 def downgrade_to(
@@ -267,6 +289,46 @@ def downgrade_to(
             log.error("cannot undo the schema changes of %s: %s", name, exc)
             failed[name] = exc
     return failed
+
+
+# -- NixOS: generations are whole systems ------------------------------------------------------
+
+
+class SystemParticipant(Participant):
+    """A participant on the NixOS backend: the plugins run from the system's Python
+    environment, so any change of the plugin set restarts the services (root's switch
+    does it) instead of swapping plugins in-process."""
+
+    def restart_needed(self, generation: Generation, old: Generation | None = None) -> list[str]:
+        old = old if old is not None else self.applier.running()
+        if old is not None and old.plugin_set_digest() == generation.plugin_set_digest():
+            return []
+        return sorted(changed_plugins(old, generation)) or ["the system's plugin set"]
+
+
+def participant(
+    kind: ServiceKind,
+    backend: HostBackend,
+    fetch: ArtifactFetcher,
+    applier: HostApplier,
+    report: Callable[[str, int, str | None], Awaitable[None]],
+) -> Participant:
+    """The participant a ``backend`` needs (:class:`SystemParticipant` on NixOS)."""
+    cls = SystemParticipant if isinstance(backend, NixosHostBackend) else Participant
+    return cls(kind, backend, fetch, applier, report)
+
+
+def system_generation(config: PeekConfig, backend: NixosHostBackend) -> Generation | None:
+    """Blocking: the plugin generation the running NixOS system was built from (the
+    module renders its number from the generation lock; None before the first)."""
+    number = config.rollout.nixos.generation
+    return backend.manifest(number) if number is not None else None
+
+
+def _outcome(left: Interrupted) -> str:
+    if left.failure is not None:
+        return f"failed: {left.failure.reason}"
+    return "done" if left.answered else "still running"
 
 
 # -- client, agent, worker -----------------------------------------------------------------
@@ -297,15 +359,13 @@ class UpstreamRollout:
         self._token = token
         self._request_restart = request_restart
         self.link: LinkClient | None = None
-        self.backend = PlainHostBackend(
-            config.data_dir, services=[kind], import_timeout=config.rollout.import_timeout
-        )
+        self.backend = host_backend(config, kind)
         self.store = ArtifactStore.in_data_dir(config.data_dir)
         self.applier = HostApplier(host, after_apply)
         self.fetcher = HttpArtifactFetcher(
             server_url, token, self.store, progress=self._download_progress
         )
-        self.participant = Participant(kind, self.backend, self.fetcher, self.applier, self._report)
+        self.participant = participant(kind, self.backend, self.fetcher, self.applier, self._report)
         self._manifests: dict[int, Generation] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -315,6 +375,19 @@ class UpstreamRollout:
     def recover(self) -> None:
         """Blocking: clean what an interrupted prepare or switch left (before plugins load)."""
         self.backend.recover()
+        if isinstance(self.backend, NixosHostBackend):
+            # Restarted by root's switch, usually: the system says which generation
+            # runs (the server learns it from the hello), root's answer says how it went.
+            self.applier.system = system_generation(self.config, self.backend)
+            left = self.backend.interrupted()
+            if left is not None and left.answered:
+                log.info(
+                    "the %s of plugin generation %d asked for before the restart: %s",
+                    left.action,
+                    left.generation,
+                    _outcome(left),
+                )
+                self.backend.forget_interrupted(left.request_id)
 
     def attach(self, link: LinkClient) -> None:
         self.link = link
@@ -325,6 +398,7 @@ class UpstreamRollout:
             ("rollout.revert", self._revert),
             ("rollout.converge", self._converge),
             ("rollout.abort", self._abort),
+            ("rollout.prune", self._prune),
         ):
             link.on(kind, functools.partial(self._spawn, handler))
 
@@ -422,6 +496,17 @@ class UpstreamRollout:
         leaving = self._manifests.get(message.get("leaving"))  # type: ignore[arg-type]
         await self._step(message, lambda g: self.participant.revert(g, leaving))
 
+    async def _prune(self, message: Message) -> None:
+        keep = [n for n in message.get("keep") or () if isinstance(n, int)]
+        artifacts = [a for a in message.get("artifacts") or () if isinstance(a, str)]
+        if not keep:
+            return
+        try:
+            async with self.participant.lock:
+                await _blocking(prune_host, self.backend, self.store, keep, artifacts)
+        except Exception:  # isolation boundary: pruning is housekeeping, never fatal
+            log.exception("cannot prune old plugin generations")
+
     async def _abort(self, message: Message) -> None:
         log.warning("the server aborted the rollout of plugin generation %s", message.get("gen"))
 
@@ -495,6 +580,7 @@ class ServerRollout:
         verify: Callable[[str], Awaitable[TokenInfo | None]],
         server_name: str,
         after_apply: Callable[[frozenset[str]], Awaitable[None]] | None = None,
+        request_restart: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.host = host
@@ -504,11 +590,9 @@ class ServerRollout:
         self.history = GenerationHistory(storage)
         self.store = ArtifactStore.in_data_dir(config.data_dir)
         self.staging = StagingArea.in_data_dir(config.data_dir)
-        self.backend = PlainHostBackend(
-            config.data_dir, services=["server"], import_timeout=config.rollout.import_timeout
-        )
+        self.backend = host_backend(config, "server")
         self.applier = ServerApplier(host, storage, self.history, after_apply)
-        self.participant = Participant(
+        self.participant = participant(
             "server", self.backend, local_fetcher(self.store), self.applier, self._report
         )
         self.coordinator = RolloutCoordinator(
@@ -517,9 +601,25 @@ class ServerRollout:
             link,
             server_name=server_name,
             down_services=registry.down,
+            on_finished=self._rollout_finished,
             prepare_timeout=config.rollout.prepare_timeout,
             health_timeout=config.rollout.health_timeout,
+            request_restart=request_restart,
+            restart_record=self.restart_record,
         )
+        # NixOS: the request to root an earlier process of this server left, and
+        # the tasks that wait for root's answer (see started).
+        self._left: Interrupted | None = None
+        self._root_tasks: set[asyncio.Task[None]] = set()
+        # A rollout this server restarted into, to finish once it runs (see bootstrap).
+        self._pending: tuple[PendingRestart, Generation, Generation | None] | None = None
+        # Held from storing an upload's artifact until its generation is proposed, and
+        # while pruning: a prune never removes an artifact on its way into a generation.
+        self._store_lock = asyncio.Lock()
+
+    @property
+    def restart_record(self) -> Path:
+        return self.config.data_dir / "server" / RESTART_FILE
 
     async def _report(self, step: str, number: int, detail: str | None) -> None:
         self.coordinator.local_progress(step, number, detail)
@@ -534,10 +634,24 @@ class ServerRollout:
         Migrator(self.storage).upgrade(platform_history())
         self.staging.clear()
         self.backend.recover()
+        if isinstance(self.backend, NixosHostBackend):
+            self.applier.system = system_generation(self.config, self.backend)
+            self._left = self.backend.interrupted()
         self._recover()
         record = self.history.ensure_initial(lambda n: initial_generation(n, self.config))
         generation = record.generation
-        if self.backend.active() != generation.number:
+        if isinstance(self.backend, NixosHostBackend):
+            # The system runs what it was built from; switching it here would wait
+            # for root, whose health wait waits for this very server to be ready.
+            running = self.applier.system
+            if running is not None and running.number != generation.number:
+                log.warning(
+                    "this host's system runs plugin generation %d, the active one is %d; "
+                    "services converge to it, this host at its next switch",
+                    running.number,
+                    generation.number,
+                )
+        elif self.backend.active() != generation.number:
             self.backend.prepare(generation, local_fetcher(self.store))
             self.backend.switch(generation.number)
         self.coordinator.set_active(generation)
@@ -545,23 +659,48 @@ class ServerRollout:
 
     def _recover(self) -> None:
         pointer = self.history.pointer()
+        if pointer.phase != "restarting":
+            PendingRestart.clear(self.restart_record)
         if pointer.target is None:
             return
         target = self.history.get(pointer.target)
+        if pointer.phase == "restarting" and target is not None:
+            # Restarted on purpose, into the target: finish its rollout once running.
+            pending = PendingRestart.read(self.restart_record)
+            if pending is None or pending.generation != pointer.target:
+                log.error("no record of who takes part in generation %d", pointer.target)
+                pending = PendingRestart(pointer.target, pointer.previous, None, ())
+            before = self.history.get(pointer.previous) if pointer.previous else None
+            self._pending = (
+                pending,
+                target.generation,
+                before.generation if before is not None else None,
+            )
+            log.warning("plugin generation %d: restarted into it", pointer.target)
+            return
         if pointer.phase == "preparing":
             problem = "the server stopped before every service was ready; nothing was switched"
             self.history.fail(pointer.target, [problem], active=pointer.active)
             log.warning("plugin generation %d: %s", pointer.target, problem)
             return
         previous = pointer.previous
-        if previous is not None and target is not None:
+        root_said: list[str] = []
+        if (
+            previous is not None
+            and target is not None
+            and isinstance(self.backend, NixosHostBackend)
+        ):
+            root_said = self._system_go_back(self.backend, previous, target, pointer.schema_before)
+        elif previous is not None and target is not None:
             # Committed, not confirmed healthy: go back to where everyone was.
             if previous in self.backend.prepared():
                 self.backend.rollback(previous)
+            plain = self.backend
+            assert isinstance(plain, PlainHostBackend), "host_backend makes plain or nixos"
             specs = {
                 name: PluginSpec(
                     manifest=plugin.spec().manifest,
-                    package_dir=self.backend.install_dir(plugin) / name,
+                    package_dir=plain.install_dir(plugin) / name,
                 )
                 for name, plugin in target.generation.plugins.items()
             }
@@ -571,12 +710,126 @@ class ServerRollout:
                 specs,
                 self.config.data_dir / "plugins" / "server",
             )
-        problem = (
+        problems = root_said or [
             "the server stopped after the switch, before every service reported healthy; "
             f"every service went back to generation {previous}"
+        ]
+        if pointer.phase == "reverting" and target is not None:
+            # It failed, and the server restarted to go back: keep why it failed.
+            problems = list(target.problems) or problems
+        self.history.fail(pointer.target, problems, active=previous)
+        log.warning("plugin generation %d: %s", pointer.target, "; ".join(problems))
+
+    async def resume(self) -> None:
+        """After :meth:`bootstrap`, before the server accepts links: finish the rollout it
+        restarted into, if any (the coordinator waits for :meth:`started`)."""
+        if self._pending is not None:
+            pending, generation, previous = self._pending
+            await self.coordinator.resume(pending, generation, previous)
+
+    def before_migrations(self, specs: Sequence[PluginSpec]) -> None:
+        """Blocking, at start before the plugins' migrations: when restarted into a
+        generation, keep the schema revisions its changed plugins start from."""
+        if self._pending is None:
+            return
+        _, generation, previous = self._pending
+        changed = changed_plugins(previous, generation)
+        targets = [spec for spec in specs if spec.name in changed]
+        data_root = self.config.data_dir / "plugins" / "server"
+        self.history.resume(schema_revisions(self.storage, targets, data_root))
+
+    def started(self) -> None:
+        """The server's plugins started: its health, for a rollout it restarted into."""
+        if self._pending is not None:
+            generation = self._pending[1].number
+            self._pending = None
+            if self._after_root(generation):
+                return
+            self.coordinator.local_started(list(self.applier.health().problems))
+
+    # -- NixOS: root switched this host, the server among its units ------------------------
+
+    def _after_root(self, generation: int) -> bool:
+        """If root's switch to ``generation`` restarted this server, report the server's
+        health once root answered (its health wait covers every Peek unit of the host and
+        ends with the new boot default) and say True; False if nothing waits for root."""
+        left = self._left
+        if not isinstance(self.backend, NixosHostBackend) or left is None:
+            return False
+        if left.action != "switch" or left.generation != generation:
+            return False
+        task = asyncio.get_running_loop().create_task(
+            self._report_after_root(self.backend, left), name=f"root's switch to {generation}"
         )
-        self.history.fail(pointer.target, [problem], active=previous)
-        log.warning("plugin generation %d: %s", pointer.target, problem)
+        self._root_tasks.add(task)
+        task.add_done_callback(self._root_tasks.discard)
+        return True
+
+    async def _report_after_root(self, backend: NixosHostBackend, left: Interrupted) -> None:
+        problems: list[str] = []
+        try:
+            answered = await _blocking(backend.wait_interrupted, backend.rebuild_timeout)
+        except RebuildTimeout as exc:
+            problems.append(str(exc))
+        else:
+            if answered is not None and answered.request_id == left.request_id:
+                log.info("root's switch to generation %d: %s", left.generation, _outcome(answered))
+                if answered.failure is not None:
+                    problems.append(f"root switched this host back: {answered.failure.reason}")
+                await _blocking(backend.forget_interrupted, answered.request_id)
+        problems += self.applier.health().problems
+        self.coordinator.local_started(problems)
+
+    def _system_go_back(
+        self,
+        backend: NixosHostBackend,
+        previous: int,
+        target: GenerationRecord,
+        schema_before: Mapping[str, Sequence[str]],
+    ) -> list[str]:
+        """Blocking, in recovery from a committed rollout: this host back to ``previous``
+        without waiting for root (root's rollback waits for this server to be ready); what
+        root said about the switch to the target, when it failed there."""
+        said: list[str] = []
+        left = self._left
+        rolling_back = False
+        if left is not None:
+            if left.action == "switch" and left.generation == target.number and left.failure:
+                said.append(f"root switched the server host back: {left.failure.reason}")
+            rolling_back = left.action == "rollback" and left.generation == previous
+            if left.answered:
+                backend.forget_interrupted(left.request_id)
+            elif left.action == "switch" and left.generation == target.number:
+                # Only a commit without a server restart gets here (the plugin set of
+                # this host did not change), so root's switch changes nothing Peek runs.
+                log.warning("root still switches this host to plugin generation %d", target.number)
+        # root's active.json moves only when a switch completed healthy.
+        if backend.active() not in (None, previous) and not rolling_back:
+            try:
+                back = self.history.get(previous)
+                if back is not None and previous not in backend.prepared():
+                    # Root builds it (nothing waits on this server for that).
+                    backend.prepare(back.generation, local_fetcher(self.store))
+                backend.ask("rollback", previous)
+                log.warning("asked root to switch this host back to plugin generation %d", previous)
+            except RolloutError as exc:
+                log.error("cannot ask root to go back to plugin generation %d: %s", previous, exc)
+        # The failed generation's own scripts undo its schema changes; this
+        # system does not have its code, so its wheels are unpacked for that.
+        if schema_before:
+            with tempfile.TemporaryDirectory(prefix="peek-downgrade-") as work:
+                dirs = backend.unpack(target.number, Path(work))
+                specs = {
+                    name: PluginSpec(manifest=plugin.spec().manifest, package_dir=dirs[name] / name)
+                    for name, plugin in target.generation.plugins.items()
+                }
+                downgrade_to(
+                    self.storage,
+                    schema_before,
+                    specs,
+                    self.config.data_dir / "plugins" / "server",
+                )
+        return said
 
     def hello_generation(self) -> int | None:
         running = self.applier.running()
@@ -603,6 +856,12 @@ class ServerRollout:
         ``POST /api/generations/{n}/rollback``    a generation with n's plugin set (202)
         ``GET /api/generations/{n}/events``       that rollout's progress (SSE), to the end
         ``GET /api/events``                       every rollout's progress (SSE), live
+        ``POST /api/generations/prune``           keep the newest generations on disk
+                                                  (``[rollout] keep_generations``), delete
+                                                  what no kept one uses, on every host
+        ``DELETE /api/services/{name}``           forget a down service (``?kind=``): rollouts
+                                                  no longer wait for it; it registers again
+                                                  and catches up when it reconnects
         ========================================  ==========================================
         """
         self._require_admin = require_admin
@@ -614,6 +873,8 @@ class ServerRollout:
             web.post("/api/generations/{number:\\d+}/rollback", self._api_rollback),
             web.get("/api/generations/{number:\\d+}/events", self._api_events),
             web.get("/api/events", self._api_events),
+            web.delete("/api/services/{name}", self._api_forget),
+            web.post("/api/generations/prune", self._api_prune),
         ]
 
     async def _service(self, request: web.Request) -> TokenInfo:
@@ -692,26 +953,27 @@ class ServerRollout:
             except UploadRejected as exc:
                 log.warning("upload %s refused: %s", filename, exc.reason)
                 return _refused(exc)
-            with validated:
-                plugin = await _blocking(validated.store_in, self.store)
-            existing = active.plugins.get(plugin.name)
-            if existing is not None and existing.sha256 == plugin.sha256:
-                return _error(
-                    409,
-                    "unchanged",
-                    f"{plugin.name} {plugin.version} (this very file) is already active",
+            async with self._store_lock:
+                with validated:
+                    plugin = await _blocking(validated.store_in, self.store)
+                existing = active.plugins.get(plugin.name)
+                if existing is not None and existing.sha256 == plugin.sha256:
+                    return _error(
+                        409,
+                        "unchanged",
+                        f"{plugin.name} {plugin.version} (this very file) is already active",
+                    )
+                why = reason or f"upload of {plugin.name} {plugin.version} ({filename})"
+                return await self._propose(
+                    lambda n: active.derive(n, created_by=who, reason=why, add=[plugin]),
+                    extra={
+                        "plugin": {
+                            "name": plugin.name,
+                            "version": plugin.version,
+                            "sha256": plugin.sha256,
+                        }
+                    },
                 )
-            why = reason or f"upload of {plugin.name} {plugin.version} ({filename})"
-            return await self._propose(
-                lambda n: active.derive(n, created_by=who, reason=why, add=[plugin]),
-                extra={
-                    "plugin": {
-                        "name": plugin.name,
-                        "version": plugin.version,
-                        "sha256": plugin.sha256,
-                    }
-                },
-            )
         except UploadTooLarge as exc:
             return _refused(exc)
         finally:
@@ -816,6 +1078,14 @@ class ServerRollout:
         if record.generation.plugin_set_digest() == active.plugin_set_digest():
             return _error(409, "unchanged", f"generation {number}'s plugin set is the active one")
         target = record.generation
+        missing = [p.name for p in target.plugins.values() if not self.store.has(p.sha256)]
+        if missing:
+            return _error(
+                409,
+                "pruned",
+                f"generation {number} was pruned: the artifacts of {', '.join(missing)} "
+                "are gone; upload them again",
+            )
 
         def make(n: int) -> Generation:
             return Generation(
@@ -845,6 +1115,81 @@ class ServerRollout:
             lambda n: active.derive(n, created_by=who, reason=f"removal of {name}", remove=[name])
         )
 
+    async def _api_prune(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        try:
+            result = await self.prune()
+        except RolloutBusy as exc:
+            return _error(409, "busy", str(exc))
+        return web.json_response(result.as_json())
+
+    async def prune(self) -> PruneResult:
+        """Keep the newest ``keep_generations`` generations (and the active one and its
+        parent) on this host and every connected one; delete what no kept one uses.
+        Raises :class:`RolloutBusy` while a rollout is in flight."""
+        async with self._store_lock:
+            current = self.coordinator.current
+            if current is not None:
+                raise RolloutBusy(current.number)
+            keep, artifacts = await _blocking(self._to_keep)
+            async with self.participant.lock:
+                result: PruneResult = await _blocking(
+                    prune_host, self.backend, self.store, keep, artifacts
+                )
+            await self.coordinator.broadcast(
+                {"t": "rollout.prune", "keep": sorted(keep), "artifacts": sorted(artifacts)}
+            )
+        return result
+
+    def _to_keep(self) -> tuple[frozenset[int], frozenset[str]]:
+        """Blocking: the generations every host keeps, and the artifacts they use."""
+        records = {r.number: r for r in self.history.records()}
+        pointer = self.history.pointer()
+        active = records.get(pointer.active) if pointer.active is not None else None
+        keep = generations_to_keep(
+            records,
+            keep=self.config.rollout.keep_generations,
+            active=pointer.active,
+            parent=active.generation.parent if active is not None else None,
+            also=(pointer.target, pointer.previous),
+        )
+        artifacts = frozenset(
+            sha for n in keep if n in records for sha in records[n].generation.artifacts()
+        )
+        return keep, artifacts
+
+    async def _rollout_finished(self, rollout: Rollout) -> None:
+        if rollout.state != GenerationState.ACTIVE.value:
+            return
+        try:
+            await self.prune()
+        except RolloutBusy:
+            pass  # the next rollout prunes once it is over
+        except Exception:  # isolation boundary: pruning is housekeeping, never fatal
+            log.exception("cannot prune old plugin generations")
+
+    async def _api_forget(self, request: web.Request) -> web.Response:
+        self._require_admin(request)
+        name = request.match_info["name"]
+        kind = request.query.get("kind")
+        found = [r for r in self.registry.records() if r.name == name and kind in (None, r.kind)]
+        if not found:
+            return _error(404, "no_service", f"no service named {name} is known")
+        if len(found) > 1:
+            kinds = ", ".join(r.kind for r in found)
+            return _error(409, "ambiguous", f"{name} names a {kinds}: say which with ?kind=")
+        record = found[0]
+        if record.state != "down":
+            return _error(
+                409,
+                "running",
+                f"{record.kind} {name} is connected; only a down service is forgotten",
+            )
+        self.registry.forget(record.kind, record.name)
+        self.coordinator.forget((record.kind, record.name))
+        log.warning("forgot the down %s %s: rollouts no longer wait for it", record.kind, name)
+        return web.json_response({"forgotten": {"kind": record.kind, "name": record.name}})
+
     async def _api_events(self, request: web.Request) -> web.StreamResponse:
         self._require_admin(request)
         number = int(request.match_info["number"]) if "number" in request.match_info else None
@@ -865,6 +1210,10 @@ class ServerRollout:
         return response
 
     async def close(self) -> None:
+        for task in list(self._root_tasks):
+            task.cancel()
+        if self._root_tasks:
+            await asyncio.wait(set(self._root_tasks))
         await self.coordinator.close()
 
 

@@ -28,12 +28,12 @@ from peek.services.common import (
     mount_plugin_routes,
 )
 from peek.services.registry import ServiceRegistry
-from peek.services.rollout import ServerRollout
+from peek.services.rollout import ServerRollout, restart_process
 from peek.services.webapps import ShellApp, UiCatalog
 from peek.storage import Storage, migrate_installation
 from peek.vortex.browser import BrowserGateway
 from peek.vortex.hub import ServerVortex
-from peek.vortex.journal import SqliteActionJournal
+from peek.vortex.journal import FileActionJournal
 from peek.vortex.link import DEFAULT_HEARTBEAT, LINK_PATH, LinkServer, Peer
 from peek.vortex.tokens import TokenInfo, TokenStore, write_secret_file
 from peek.workers import TaskClient, make_celery
@@ -108,6 +108,8 @@ class ServerService:
             max_frame=config.vortex.max_frame,
         )
         self.link.on("status", self._peer_status)
+        # What the process exits with: RESTART_EXIT_CODE to come back on a new generation.
+        self.exit_code = 0
         # Plugin generations and their rollout (only when plugins are discovered).
         self.rollout = (
             ServerRollout(
@@ -119,13 +121,14 @@ class ServerService:
                 verify=self._verify,
                 server_name=self.name,
                 after_apply=self._plugins_applied,
+                request_restart=restart_process(self),
             )
             if self.plugins.managed
             else None
         )
         # Live data and actions; the action journal keeps "once per id" across restarts.
-        self.action_journal = SqliteActionJournal(
-            server_dir(config) / "vortex-actions.sqlite3",
+        self.action_journal = FileActionJournal(
+            server_dir(config) / "vortex-actions",
             retention=config.vortex.action_retention,
         )
         self.vortex = ServerVortex(self.name, config.vortex, self.action_journal)
@@ -157,6 +160,8 @@ class ServerService:
         if self.rollout is not None:
             # The history, a crash's leftovers, the active generation on the path.
             await loop.run_in_executor(None, self.rollout.bootstrap)
+            # A rollout this server restarted into goes on (it waits for the plugins).
+            await self.rollout.resume()
         lifecycle = await self.plugins.load(
             ServiceResources(
                 service_name=self.name, storage=self.storage, vortex=self.vortex, tasks=self.tasks
@@ -192,6 +197,8 @@ class ServerService:
         await self.admin_site.start()
         await self.exchange_site.start()
         await self.plugins.start()
+        if self.rollout is not None:
+            self.rollout.started()
 
     async def stop(self) -> None:
         # Close peers first so they start reconnecting to whoever serves next,
@@ -217,6 +224,11 @@ class ServerService:
         runnable = [s for s in specs if s.name not in lifecycle.resolution.failed]
         order = {name: i for i, name in enumerate(lifecycle.resolution.order)}
         runnable.sort(key=lambda s: order.get(s.name, len(order)))
+        if self.rollout is not None:
+            # Restarted into a generation: what its migrations start from is kept first.
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.rollout.before_migrations, runnable
+            )
         failed = await asyncio.get_running_loop().run_in_executor(
             None,
             migrate_installation,

@@ -196,18 +196,20 @@ class Supervisor:
             if ran > HEALTHY_AFTER:
                 child.backoff.reset()
             delay = child.backoff.next_delay() + 0.5
+            child.restarts += 1
             if code == RESTART_EXIT_CODE:
                 # It stopped on purpose to run a new plugin generation: no backoff.
                 child.backoff.reset()
                 delay = 0.0
-            child.restarts += 1
-            log.error(
-                "%s exited with code %s after %.1f s; restarting in %.1f s",
-                child.kind,
-                code,
-                ran,
-                delay,
-            )
+                log.warning("%s stopped to restart into a new plugin generation", child.kind)
+            else:
+                log.error(
+                    "%s exited with code %s after %.1f s; restarting in %.1f s",
+                    child.kind,
+                    code,
+                    ran,
+                    delay,
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
 

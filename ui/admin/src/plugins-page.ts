@@ -55,7 +55,8 @@ interface Rollout {
 // event types it was asked for, so every step the platform reports is listed here.
 const STEPS = [
   "proposed", "downloading", "preparing", "prepared", "refused", "committed", "switched",
-  "restarting", "healthy", "unhealthy", "aborted", "reverting", "reverted", "failed", "done",
+  "restarting", "restarted", "healthy", "unhealthy", "aborted", "reverting", "reverted", "failed",
+  "done",
 ];
 
 /** The answer of a refused request: `{"error", "message"}` (or text) to one sentence. */
@@ -73,8 +74,10 @@ export async function problemOf(response: Response): Promise<string> {
 
 /**
  * The admin app's "Plugins" page: upload a plugin (drop a file on the page or
- * pick it), follow its rollout on every service, see the active plugin set per
- * service and the generation history, roll back to an older generation.
+ * pick it, with an optional detached signature and a reason), follow its
+ * rollout on every service, see the active plugin set per service, remove a
+ * plugin, forget a service that is down for good, and roll back to an older
+ * generation from the history.
  */
 export class PeekAdminPlugins extends LitElement {
   static override properties = {
@@ -88,6 +91,9 @@ export class PeekAdminPlugins extends LitElement {
 
   static override styles = css`
     :host { display: block; max-width: 60rem; }
+    .options { display: flex; flex-wrap: wrap; gap: 0.75rem 1.5rem; margin-top: 0.75rem; text-align: left; }
+    .options label { display: flex; flex-direction: column; gap: 0.25rem; font-size: 0.9rem; color: #2c3a4b; }
+    .options input[type="text"] { font: inherit; padding: 0.3rem 0.5rem; min-width: 18rem; }
     h1 { margin-top: 0; }
     h2 { font-size: 1.15rem; margin: 1.75rem 0 0.5rem; }
     .drop {
@@ -126,6 +132,9 @@ export class PeekAdminPlugins extends LitElement {
   protected problem = "";
   protected dragging = false;
   private events: EventSource | null = null;
+  // What goes with the next upload: a detached signature file and why.
+  private signature: File | null = null;
+  private reason = "";
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -186,6 +195,8 @@ export class PeekAdminPlugins extends LitElement {
     this.uploading = { name: file.name, percent: 0 };
     const form = new FormData();
     form.append("file", file, file.name);
+    if (this.signature) form.append("signature", this.signature, this.signature.name);
+    if (this.reason.trim()) form.append("reason", this.reason.trim());
     // fetch() reports no upload progress; XMLHttpRequest does.
     const request = new XMLHttpRequest();
     request.open("POST", "/api/plugins");
@@ -211,6 +222,28 @@ export class PeekAdminPlugins extends LitElement {
     }
     const body = (await response.json()) as { generation: number };
     this.follow(body.generation);
+  }
+
+  /** Roll out the plugin set without `name`, once the admin confirmed it. */
+  async removePlugin(name: string): Promise<void> {
+    if (!window.confirm(`Remove ${name} from every service? This rolls out a new generation without it.`)) return;
+    this.problem = "";
+    const response = await fetch(`/api/plugins/${encodeURIComponent(name)}`, { method: "DELETE", headers: this.headers() });
+    await this.answered(response);
+  }
+
+  /** Stop waiting for a service that is down for good (it registers again if it comes back). */
+  async forget(service: ServiceRow): Promise<void> {
+    const who = `${service.kind} ${service.name}`;
+    if (!window.confirm(`Forget ${who}? Rollouts stop waiting for it; it registers again when it reconnects.`)) return;
+    this.problem = "";
+    const query = new URLSearchParams({ kind: service.kind });
+    const response = await fetch(`/api/services/${encodeURIComponent(service.name)}?${query.toString()}`, {
+      method: "DELETE",
+      headers: this.headers(),
+    });
+    if (!response.ok) this.problem = await problemOf(response);
+    await this.load();
   }
 
   async rollback(generation: number): Promise<void> {
@@ -251,13 +284,21 @@ export class PeekAdminPlugins extends LitElement {
         <p>Drop a plugin (<code>.whl</code>, <code>.zip</code> or <code>.tar.gz</code>) here, or
           <label>pick a file<input type="file" accept=".whl,.zip,.gz" ?disabled=${busy}
             @change=${(e: Event) => this.onPick(e)} /><span></span></label>.</p>
+        <div class="options">
+          <label>Signature (optional)
+            <input type="file" name="signature" accept=".sig" ?disabled=${busy}
+              @change=${(e: Event) => (this.signature = (e.target as HTMLInputElement).files?.[0] ?? null)} /></label>
+          <label>Reason (kept with the generation)
+            <input type="text" name="reason" maxlength="500" ?disabled=${busy} .value=${this.reason}
+              @input=${(e: Event) => (this.reason = (e.target as HTMLInputElement).value)} /></label>
+        </div>
         ${this.uploading
           ? html`<label>Uploading ${this.uploading.name}
               <progress max="100" value=${this.uploading.percent}>${this.uploading.percent}%</progress></label>`
           : nothing}
       </section>
       ${this.problem ? html`<p class="problem" role="alert">${this.problem}</p>` : nothing}
-      ${this.renderRollout()} ${this.renderServices()} ${this.renderHistory(busy)}
+      ${this.renderRollout()} ${this.renderServices(busy)} ${this.renderHistory(busy)}
     `;
   }
 
@@ -283,7 +324,7 @@ export class PeekAdminPlugins extends LitElement {
     </section>`;
   }
 
-  private renderServices() {
+  private renderServices(busy: boolean) {
     const data = this.data;
     if (data === null) return html`<p>Loading the plugin set…</p>`;
     const services = data.services;
@@ -297,24 +338,32 @@ export class PeekAdminPlugins extends LitElement {
       <table data-testid="plugin-set">
         <thead>
           <tr><th scope="col">Plugin</th><th scope="col">Version</th>
-            ${services.map((s) => html`<th scope="col">${s.kind} <small>${s.name}</small></th>`)}</tr>
+            ${services.map((s) => html`<th scope="col">${s.kind} <small>${s.name}</small></th>`)}
+            <th scope="col"><span class="visually-hidden">Actions</span></th></tr>
         </thead>
         <tbody>
           ${data.plugins.map(
             (p) => html`<tr data-plugin=${p.name}>
               <th scope="row">${p.name}</th><td>${p.version}</td>
               ${services.map((s) => html`<td data-service=${s.kind}>${versionOn(s, p)}</td>`)}
+              <td><button ?disabled=${busy} aria-label=${`Remove ${p.name}`}
+                @click=${() => void this.removePlugin(p.name)}>Remove</button></td>
             </tr>`,
           )}
         </tbody>
       </table>
       <h2>Services</h2>
       <table data-testid="services">
-        <thead><tr><th scope="col">Service</th><th scope="col">State</th><th scope="col">Generation</th></tr></thead>
+        <thead><tr><th scope="col">Service</th><th scope="col">State</th><th scope="col">Generation</th>
+          <th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
         <tbody>
           ${services.map(
-            (s) => html`<tr data-service=${s.kind} data-generation=${s.generation ?? ""}>
+            (s) => html`<tr data-service=${s.kind} data-generation=${s.generation ?? ""} data-state=${s.state}>
               <th scope="row">${s.kind} <small>${s.name}</small></th><td>${s.state}</td><td>${s.generation ?? "—"}</td>
+              <td>${s.state === "down"
+                ? html`<button aria-label=${`Forget ${s.kind} ${s.name}`} title="Rollouts stop waiting for it"
+                    @click=${() => void this.forget(s)}>Forget</button>`
+                : nothing}</td>
             </tr>`,
           )}
         </tbody>
