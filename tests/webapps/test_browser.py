@@ -147,6 +147,25 @@ async def test_desktop_login_shows_pages_and_a_live_counter(stack: Any, browser:
     await context.close()
 
 
+async def test_desktop_noop_page_lists_tasks_through_active_task_ui_api(
+    stack: Any, browser: Any
+) -> None:
+    server, client = stack
+    task = await published(server, TASKS).add_task("alice", "Inspect feeder 12", "")
+    context = await browser.new_context(viewport=DESKTOP)
+    page = await context.new_page()
+    await log_in(page, client.user_site.url + "/#/noop", "alice", PASSWORD)
+    # active_task has no desktop page: noop's page loads its UI API module (and tuples).
+    tasks = page.get_by_test_id("noop-tasks")
+    row = tasks.locator(f'li[data-task="{task.task_id}"]')
+    await row.wait_for(timeout=WAIT_MS)
+    await row.get_by_role("button", name="Complete").click()
+    await row.locator('[data-status="done"]').wait_for(timeout=WAIT_MS)
+    assert (await published(server, TASKS).get_task(task.task_id)).completed_at is not None
+    await shot(page, "desktop-noop-tasks")
+    await context.close()
+
+
 async def test_desktop_refuses_a_wrong_password(stack: Any, browser: Any) -> None:
     _, client = stack
     page = await browser.new_page(viewport=DESKTOP)

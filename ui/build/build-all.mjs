@@ -9,6 +9,7 @@
  * Shells go to peek_src/peek/webapps/<app>/; a plugin's modules to the folder its
  * package.json names in "peek.dist", one self-contained ES module per entry
  * ("peek.entries"), with "lit" and "@peek/vortex" left to the shell's import map.
+ * Then it prints each shell's and each plugin module's size, raw and gzipped.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -16,8 +17,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 
-import { build } from "vite";
+import { build, transformWithEsbuild } from "vite";
 
 import { vortexAlias, workspaceResolver } from "./workspace-resolver.mjs";
 
@@ -65,6 +67,25 @@ function plugins() {
     .filter(({ pkg }) => pkg.peek && pkg.peek.entries);
 }
 
+/**
+ * Minify a plugin module fully. Vite's library mode leaves the whitespace of ES output
+ * alone (so that a later bundler can still tree-shake it), but a plugin module goes to
+ * browsers as it is: this runs after Vite's own pass ("post") and drops the whitespace too.
+ */
+function minifyModule() {
+  return {
+    name: "peek:minify-module",
+    renderChunk: {
+      order: "post",
+      async handler(code, chunk) {
+        const options = { loader: "js", format: "esm", target: "es2022", minify: true };
+        const out = await transformWithEsbuild(code, chunk.fileName, options);
+        return { code: out.code, map: null };
+      },
+    },
+  };
+}
+
 async function buildPlugin(dir, pkg, outDir) {
   rmSync(outDir, { recursive: true, force: true });
   for (const [name, entry] of Object.entries(pkg.peek.entries)) {
@@ -72,7 +93,7 @@ async function buildPlugin(dir, pkg, outDir) {
       configFile: false,
       root: dir,
       logLevel: "warn",
-      plugins: [workspaceResolver(ui)],
+      plugins: [workspaceResolver(ui), minifyModule()],
       resolve: { dedupe: ["lit"], alias: [vortexAlias(ui)] },
       build: {
         outDir,
@@ -116,11 +137,31 @@ async function main() {
     console.error(`The committed web app builds are out of date (run scripts/build-ui):\n  ${problems.join("\n  ")}`);
     process.exit(1);
   }
+  report();
+}
+
+/** What each shell and each plugin module weighs, as built and as gzip -9 sends it. */
+function report() {
+  const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+  const sizes = (dir, names) => {
+    let raw = 0;
+    let gzip = 0;
+    for (const name of names) {
+      const bytes = readFileSync(join(dir, name));
+      raw += bytes.length;
+      gzip += gzipSync(bytes, { level: 9 }).length;
+    }
+    return `${kib(raw)}, gzip ${kib(gzip)}`;
+  };
   for (const app of APPS) {
-    const files = tree(join(repo, "peek_src/peek/webapps", app));
-    let bytes = 0;
-    for (const name of files.keys()) bytes += statSync(join(repo, "peek_src/peek/webapps", app, name)).size;
-    console.log(`${app}: ${files.size} files, ${(bytes / 1024).toFixed(1)} KiB`);
+    const dir = join(repo, "peek_src/peek/webapps", app);
+    const files = [...tree(dir).keys()];
+    const scripts = files.filter((name) => name.endsWith(".js"));
+    console.log(`${app}: ${files.length} files, ${sizes(dir, files)}; its scripts ${sizes(dir, scripts)}`);
+  }
+  for (const { dir, pkg } of plugins()) {
+    const dist = join(dir, pkg.peek.dist);
+    for (const name of [...tree(dist).keys()].sort()) console.log(`${pkg.name} ${name}: ${sizes(dist, [name])}`);
   }
 }
 

@@ -14,6 +14,15 @@
  *
  * `lit` is provided by the shell at run time (an import map): plugin builds keep it
  * external and so share one copy. This package is bundled into each module (it is tiny).
+ *
+ * A plugin publishes a UI API for other plugins' pages (`ctx.uiApi<T>(plugin)`) the way
+ * user, noop and active_task do: its types in `ui-api/index.d.ts` (written by hand; the
+ * plugin's package.json, named `@peek/<plugin>`, points `types` at it), the module in
+ * `_private/shared-app/api.ts` (default export typed by that interface, `tuples` for the
+ * shell to register), built as the `"shared/api"` entry of `peek.entries` and declared as
+ * `[ui] api = "shared/api.js"` in plugin.toml. A consumer lists `@peek/<plugin>` in its
+ * package.json dependencies and imports only types from it (`import type`): the code
+ * comes at run time from the shell, which loads the module on first use.
  */
 
 export type AppKind = "admin" | "desktop" | "mobile";

@@ -44,8 +44,11 @@ function pageVortex(client: VortexClient): PageVortex {
  * the client service's vortex (`/vortex/login`, answered by the `user`
  * plugin through the server). The vortex client keeps the last user and the
  * data it observed in IndexedDB, so the app starts offline with that data.
+ *
+ * The password is not kept for logging in again: a session that expired or was
+ * ended (a logout elsewhere) turns the user null, and the shell shows the login.
  */
-export function userSiteSession(client = new VortexClient({ tuples: [] })): ShellSession {
+export function userSiteSession(client = new VortexClient({ tuples: [], relogin: false })): ShellSession {
   client.connect();
   return {
     user: client.user$.pipe(map((name): PageUser | null => (name === null ? null : { username: name }))),
@@ -70,21 +73,46 @@ interface AdminSessionBody {
  * checked against the admin password); `GET /api/admin/session` says who is
  * logged in and gives the CSRF token that every state-changing request sends.
  * Its vortex socket (the server's own observables and actions) needs the login,
- * so a fresh client is made per login and closed at logout.
+ * so a fresh client is made per login and closed at logout, or when the admin
+ * site stops knowing the session (expired, ended elsewhere, server restarted):
+ * then the user turns null and the shell shows the login.
  */
-export function adminSiteSession(fetcher: typeof fetch = globalThis.fetch.bind(globalThis)): ShellSession {
+export function adminSiteSession(
+  fetcher: typeof fetch = globalThis.fetch.bind(globalThis),
+  makeClient: () => VortexClient = () => new VortexClient({ tuples: [], store: "peek-admin-vortex", relogin: false }),
+): ShellSession {
   const user = new BehaviorSubject<PageUser | null>(null);
   const state = new BehaviorSubject<ConnectionState>("offline");
   let csrf: string | null = null;
   let client: VortexClient | null = null;
   let stateSub: { unsubscribe(): void } | null = null;
+  let userSub: { unsubscribe(): void } | null = null;
   const pending: unknown[] = [];
 
+  /** The session is gone: stop the client (its socket cannot reconnect without a login). */
+  const sessionLost = async (lost: VortexClient): Promise<void> => {
+    if (client !== lost) return;
+    client = null;
+    csrf = null;
+    userSub?.unsubscribe();
+    stateSub?.unsubscribe();
+    state.next("offline");
+    user.next(null);
+    await lost.close().catch(() => undefined);
+  };
+
   const startClient = (): VortexClient => {
-    const made = new VortexClient({ tuples: [], store: "peek-admin-vortex" });
+    const made = makeClient();
     registerTuples(made, pending);
     stateSub?.unsubscribe();
     stateSub = made.state$.subscribe((s) => state.next(s));
+    userSub?.unsubscribe();
+    let welcomed = false;
+    userSub = made.user$.subscribe((name) => {
+      // The client turns its user null when the service refuses the session.
+      if (name !== null) welcomed = true;
+      else if (welcomed) void sessionLost(made);
+    });
     client = made;
     return made;
   };
@@ -111,7 +139,10 @@ export function adminSiteSession(fetcher: typeof fetch = globalThis.fetch.bind(g
         headers: { "Content-Type": "application/json", "X-Peek-CSRF": csrf ?? "" },
         body: body === undefined ? null : JSON.stringify(body),
       });
-      if (response.status === 401) user.next(null);
+      if (response.status === 401) {
+        if (client !== null) void sessionLost(client);
+        else user.next(null);
+      }
       if (!response.ok) {
         let message = `HTTP ${response.status}`;
         try {
@@ -145,6 +176,7 @@ export function adminSiteSession(fetcher: typeof fetch = globalThis.fetch.bind(g
       const old = client;
       client = null;
       csrf = null;
+      userSub?.unsubscribe();
       user.next(null);
       if (old !== null) {
         await old.logout().catch(() => undefined);

@@ -145,11 +145,14 @@ export class PeekShell extends LitElement {
       await this.session.login(username, password);
       form.reset();
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      this.loginProblem =
-        code === "refused" || (error as { status?: unknown }).status === 401
-          ? "Wrong username or password."
-          : `Cannot log in right now: ${error instanceof Error ? error.message : String(error)}`;
+      const { code, status, retryAfter } = error as { code?: unknown; status?: unknown; retryAfter?: unknown };
+      if (code === "refused" || status === 401) this.loginProblem = "Wrong username or password.";
+      else if (code === "throttled" || status === 429)
+        this.loginProblem =
+          typeof retryAfter === "number"
+            ? `Too many failed logins. Try again in ${retryAfter} s.`
+            : "Too many failed logins. Try again later.";
+      else this.loginProblem = `Cannot log in right now: ${error instanceof Error ? error.message : String(error)}`;
     }
   }
 

@@ -49,6 +49,8 @@ export function fakeSession(): ShellSession & { users: BehaviorSubject<PageUser 
     vortex: fakeVortex(),
     http: () => null,
     login: async (username: string, password: string) => {
+      if (password === "too-often")
+        throw Object.assign(new Error("throttled"), { code: "throttled", status: 429, retryAfter: 8 });
       if (password !== "right") throw Object.assign(new Error("refused"), { code: "refused" });
       logins.push(username);
       users.next({ username });

@@ -94,6 +94,17 @@ describe("the shell", () => {
     expect(text(shell)).toContain("Wrong username or password.");
   });
 
+  it("shows a throttled login with the time to wait", async () => {
+    const { shell } = mountShell();
+    await settle(shell);
+    const root = shell.shadowRoot!;
+    (root.querySelector("input[name=username]") as HTMLInputElement).value = "alice";
+    (root.querySelector("input[name=password]") as HTMLInputElement).value = "too-often";
+    root.querySelector("form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await settle(shell);
+    expect(text(shell)).toContain("Too many failed logins. Try again in 8 s.");
+  });
+
   it("builds the navigation from the pages index and follows its changes", async () => {
     const { shell, session, pages } = mountShell();
     session.users.next({ username: "alice" });

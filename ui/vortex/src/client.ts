@@ -84,7 +84,9 @@ export interface VortexClientOptions {
   readonly actionTimeout?: number;
   /**
    * Keep the credentials of `login()` in memory (never stored) to log in again
-   * when the client service no longer knows the session (it restarted). Default true.
+   * when the client service no longer knows the session. Default true. Apps that
+   * must honour a logout elsewhere or an expiry (the Peek shells) pass false:
+   * `user$` turns null and the app asks for a login.
    */
   readonly relogin?: boolean;
   readonly maxFrame?: number;
@@ -282,6 +284,16 @@ export class VortexClient {
       throw new LoginError("unreachable", `the client service cannot be reached: ${String(exc)}`, null);
     }
     if (response.status === 401) throw new LoginError("refused", "wrong username or password", 401);
+    if (response.status === 429) {
+      const wait = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+      const retryAfter = Number.isFinite(wait) ? wait : null;
+      throw new LoginError(
+        "throttled",
+        `too many failed logins; try again in ${retryAfter ?? "a while"} s`,
+        429,
+        retryAfter,
+      );
+    }
     if (!response.ok)
       throw new LoginError(
         "unavailable",
@@ -319,7 +331,7 @@ export class VortexClient {
           credentials: "same-origin",
         });
       } catch {
-        // Unreachable: the session dies with the client service's memory or its idle timeout.
+        // Unreachable: the session ends at its idle timeout instead.
       }
     }
     this.session = null;
@@ -383,9 +395,9 @@ export class VortexClient {
       }
       failures += 1;
       if (!relogged && (await this.sessionForgotten())) {
-        // The client service restarted (sessions live in its memory) or the
-        // session expired: log in again with the kept credentials, else go on
-        // anonymously (user$ turns null: the application asks for a login).
+        // The session expired, was ended (a logout elsewhere) or was lost by
+        // the client service: log in again with the kept credentials, else go
+        // on anonymously (user$ turns null: the application asks for a login).
         relogged = true;
         const credentials = this.credentials;
         try {

@@ -11,6 +11,7 @@ export type VortexErrorCode =
   | "too_large"
   | "unknown_tuple"
   | "unauthenticated"
+  | "forbidden"
   | "no_handler"
   | "conflict"
   | "busy"
@@ -33,13 +34,24 @@ export class VortexError extends Error {
   }
 }
 
-/** A login was not accepted: `refused` (401), `unavailable` (503) or `unreachable`. */
+/**
+ * A login was not accepted: `refused` (401), `throttled` (429: too many failed
+ * logins for this name or from this address; `retryAfter` says how many seconds
+ * to wait), `unavailable` (503) or `unreachable`.
+ */
 export class LoginError extends VortexError {
   readonly status: number | null;
+  readonly retryAfter: number | null;
 
-  constructor(code: "refused" | "unavailable" | "unreachable", message: string, status: number | null) {
+  constructor(
+    code: "refused" | "throttled" | "unavailable" | "unreachable",
+    message: string,
+    status: number | null,
+    retryAfter: number | null = null,
+  ) {
     super(code, message);
     this.name = "LoginError";
     this.status = status;
+    this.retryAfter = retryAfter;
   }
 }

@@ -70,6 +70,17 @@ describe("login", () => {
     assert.equal(vortex.state, "offline");
   });
 
+  test("a name that failed too often is throttled with the seconds to wait", async () => {
+    // Its own name: the lock must not hold up the other tests' logins.
+    const vortex = client();
+    for (let i = 0; i < 5; i += 1) assert.equal((await rejection(vortex.login("mallory", "guess"))).code, "refused");
+    const error = await rejection(vortex.login("mallory", "guess"));
+    assert.ok(error instanceof LoginError);
+    assert.equal(error.code, "throttled");
+    assert.equal(error.status, 429);
+    assert.ok(error.retryAfter !== null && error.retryAfter >= 1);
+  });
+
   test("an unreachable service is told apart from a refusal", async () => {
     const vortex = new VortexClient({ url: "http://127.0.0.1:9", tuples: NOOP_TUPLES, webSocket: recordingSockets() });
     clients.push(vortex);

@@ -8,6 +8,8 @@
 import "fake-indexeddb/auto";
 
 import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 
 import { IndexedDbStore, VortexClient, VortexError, selectorId, type ActionAnswer, type Header } from "../src/index.js";
@@ -93,7 +95,28 @@ describe("outages of the client service", () => {
     }
   });
 
-  test("a session the restarted service forgot turns anonymous when no credentials are kept", async () => {
+  test("a session the restarted service kept stays logged in without credentials", async () => {
+    const vortex = new VortexClient({
+      url: stack.url,
+      tuples: NOOP_TUPLES,
+      webSocket: recordingSockets(),
+      store: "kept",
+      backoff: { initial: 0.1, max: 1 },
+      relogin: false,
+    });
+    clients.push(vortex);
+    await vortex.login(stack.username, stack.password);
+    await next(vortex.state$, (state) => state === "online");
+    await stack.signalClient("SIGKILL");
+    await next(vortex.state$, (state) => state === "reconnecting");
+    await stack.startClient();
+    await next(vortex.state$, (state) => state === "online", 20_000);
+    assert.equal(await next(vortex.user$, () => true), stack.username);
+    const answer = await vortex.action(Bump.make({ name: "kept" }));
+    assert.equal(answer.length, 1, "an action that needs a login is answered");
+  });
+
+  test("a session the restarted service lost turns anonymous when no credentials are kept", async () => {
     const vortex = new VortexClient({
       url: stack.url,
       tuples: NOOP_TUPLES,
@@ -106,6 +129,9 @@ describe("outages of the client service", () => {
     await vortex.login(stack.username, stack.password);
     await next(vortex.user$, (user) => user === stack.username);
     await stack.signalClient("SIGKILL");
+    // The client's kept sessions are gone (a new data dir, a restored backup, ...).
+    const kept = join(stack.dir, "data", "client", "browser-sessions.sqlite3");
+    for (const suffix of ["", "-wal", "-shm"]) await rm(kept + suffix, { force: true });
     await stack.startClient();
     assert.equal(await next(vortex.user$, (user) => user === null, 20_000), null);
     await next(vortex.state$, (state) => state === "online");

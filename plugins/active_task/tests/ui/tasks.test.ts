@@ -2,6 +2,7 @@ import { Instant } from "@peek/vortex";
 import { afterEach, beforeEach, expect, it } from "vitest";
 
 import { mount } from "../../peek_plugin_active_task/_private/mobile-app/tasks-page.js";
+import userApi from "../../../user/peek_plugin_user/_private/shared-app/api.js";
 import { fakeVortex, settle } from "../../../../ui/shell/test/helpers.js";
 
 const open = { _t: "active_task.Task", task_id: "t1", username: "alice", title: "Inspect feeder 12", description: "hot", created_at: Instant.now(), completed_at: null };
@@ -9,11 +10,13 @@ const open = { _t: "active_task.Task", task_id: "t1", username: "alice", title: 
 beforeEach(() => localStorage.clear());
 afterEach(() => document.body.replaceChildren());
 
-function page(user: string | null = "alice") {
+const noUiApi = () => Promise.reject(new Error("none"));
+
+function page(user: string | null = "alice", uiApi: (plugin: string) => Promise<unknown> = noUiApi) {
   const vortex = fakeVortex();
   const host = document.createElement("div");
   document.body.append(host);
-  mount(host, { vortex, user: user ? { username: user } : null, uiApi: () => Promise.reject(new Error("none")) } as never);
+  mount(host, { vortex, user: user ? { username: user, displayName: "Alice Example" } : null, uiApi } as never);
   const element = host.firstElementChild as HTMLElement & { updateComplete: Promise<boolean> };
   return { vortex, element, text: () => element.shadowRoot!.textContent!.replace(/\s+/g, " ") };
 }
@@ -77,4 +80,15 @@ it("asks for a login without a user", async () => {
   const { element, text } = page(null);
   await settle(element);
   expect(text()).toContain("log in to see your tasks");
+});
+
+it("names the user in its header with the user plugin's UI API", async () => {
+  const asked: string[] = [];
+  const { element } = page("alice", async (plugin) => {
+    asked.push(plugin);
+    return userApi;
+  });
+  await settle(element);
+  expect(asked).toEqual(["user"]);
+  expect(element.shadowRoot!.querySelector("header .peek-user-chip")!.textContent).toBe("AEAlice Example");
 });

@@ -1,9 +1,9 @@
 /**
- * noop's counter panel, shared by its desktop, mobile and admin pages: it watches
- * the server's `noop.Counter` (live) and sends `noop.Bump` actions.
+ * noop's counter panel, shared by its desktop, mobile and admin pages and its UI API:
+ * it watches the server's `noop.Counter` (live) and sends `noop.Bump` actions.
  */
 import { defineTuple, type TupleOf } from "@peek/vortex";
-import type { PageContext, Unsubscribable } from "@peek/plugin-sdk";
+import { defineElement, type PageVortex, type Unsubscribable } from "@peek/plugin-sdk";
 import { LitElement, css, html, nothing } from "lit";
 
 export const Counter = defineTuple("noop.Counter", { name: "str", value: "int", updated: "datetime" });
@@ -39,7 +39,7 @@ export class CounterPanel extends LitElement {
     .problem { color: #a12a1f; }
   `;
 
-  ctx?: PageContext;
+  ctx?: { readonly vortex: PageVortex };
   protected value: number | null = null;
   protected updatedAt: string | null = null;
   protected problem = "";
@@ -91,4 +91,12 @@ export class CounterPanel extends LitElement {
       ${this.problem ? html`<p class="problem" role="alert">${this.problem}</p>` : nothing}
     </section>`;
   }
+}
+
+/** A counter panel watching through `ctx` (the UI API's `counterPanel`). */
+export function counterPanel(ctx: { readonly vortex: PageVortex }, options: { readonly compact?: boolean } = {}): CounterPanel {
+  const panel = document.createElement(defineElement("noop-counter-panel", CounterPanel)) as CounterPanel;
+  panel.ctx = ctx;
+  panel.toggleAttribute("compact", options.compact ?? false);
+  return panel;
 }

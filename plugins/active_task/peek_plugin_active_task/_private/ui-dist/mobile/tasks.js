@@ -1,71 +1,15 @@
-import { html as o, nothing as a, LitElement as d, css as u } from "lit";
-import { defineTuple as l } from "@peek/vortex";
-function h(s, e) {
-  let t = s;
-  for (let n = 2; ; n += 1) {
-    const i = customElements.get(t);
-    if (i === e) return t;
-    if (i === void 0)
-      return customElements.define(t, e), t;
-    t = `${s}-${n}`;
-  }
-}
-const g = l("active_task.Task", {
-  task_id: "str",
-  username: "str",
-  title: "str",
-  description: "str",
-  created_at: { optional: "datetime" },
-  completed_at: { optional: "datetime" }
-}), p = l("active_task.CompleteTask", { task_id: "str" });
-function f(s, e, t, n) {
-  return s.length === 0 ? o`<p class="empty">No tasks for you right now.</p>` : o`<ul class="tasks">
-    ${s.map((i) => {
-    const r = e.get(i.task_id), c = i.completed_at !== null && i.completed_at !== void 0;
-    return o`<li class=${c ? "task done" : "task"} data-task=${i.task_id}>
+import{html as i,nothing as a,LitElement as g,css as p}from"lit";import{defineTuple as u}from"@peek/vortex";function b(e,s){let t=e;for(let n=2;;n+=1){const o=customElements.get(t);if(o===s)return t;if(o===void 0)return customElements.define(t,s),t;t=`${e}-${n}`}}const y=u("active_task.Task",{task_id:"str",username:"str",title:"str",description:"str",created_at:{optional:"datetime"},completed_at:{optional:"datetime"}}),m=u("active_task.CompleteTask",{task_id:"str"});function r(e){return e.completed_at===null||e.completed_at===void 0}function d(e){return[...e].sort((s,t)=>+!r(s)-+!r(t))}function x(e){return{subscribe(s){const t=typeof s=="function"?{next:s}:s;return e.user===null?(t.error?.(new Error("log in to see your tasks")),{unsubscribe:()=>{}}):e.vortex.observe("active_task.Task",{user:e.user.username}).subscribe({next:n=>t.next?.(d(n)),error:n=>t.error?.(n),complete:()=>t.complete?.()})}}}async function w(e,s){const[t]=await e.vortex.action(m.make({task_id:s}));if(t===void 0)throw new Error(`the server did not answer with task ${s}`);return t}function $(e,s,t,n){return e.length===0?i`<p class="empty">No tasks for you right now.</p>`:i`<ul class="tasks">
+    ${e.map(o=>{const c=s.get(o.task_id),l=!r(o);return i`<li class=${l?"task done":"task"} data-task=${o.task_id}>
         <div class="text">
-          <strong>${i.title}</strong>
-          ${i.description ? o`<span>${i.description}</span>` : a}
+          <strong>${o.title}</strong>
+          ${o.description?i`<span>${o.description}</span>`:a}
         </div>
-        ${c ? o`<span class="status" data-status="done">Done</span>` : r === "syncing" ? o`<span class="status" data-status="syncing">${t ? "Completing…" : "Completed offline, will sync"}</span>` : o`<button class="complete" @click=${() => n(i)}>
-                ${r === "failed" ? "Retry" : "Complete"}
+        ${l?i`<span class="status" data-status="done">Done</span>`:c==="syncing"?i`<span class="status" data-status="syncing">${t?"Completing\u2026":"Completed offline, will sync"}</span>`:i`<button class="complete" @click=${()=>n(o)}>
+                ${c==="failed"?"Retry":"Complete"}
               </button>`}
-      </li>`;
-  })}
-  </ul>`;
-}
-const w = [g, p], m = "peek.active_task.completing";
-function b() {
-  try {
-    const s = JSON.parse(localStorage.getItem(m) ?? "[]");
-    return new Set(Array.isArray(s) ? s.filter((e) => typeof e == "string") : []);
-  } catch {
-    return /* @__PURE__ */ new Set();
-  }
-}
-function k(s) {
-  try {
-    localStorage.setItem(m, JSON.stringify([...s]));
-  } catch {
-  }
-}
-class y extends d {
-  constructor() {
-    super(...arguments), this.tasks = null, this.completions = /* @__PURE__ */ new Map(), this.connection = "offline", this.problem = "", this.subscriptions = [], this.chip = null;
-  }
-  static {
-    this.properties = {
-      tasks: { state: !0 },
-      completions: { state: !0 },
-      connection: { state: !0 },
-      problem: { state: !0 }
-    };
-  }
-  static {
-    this.styles = u`
+      </li>`})}
+  </ul>`}const h="peek.active_task.completing";function _(){try{const e=JSON.parse(localStorage.getItem(h)??"[]");return new Set(Array.isArray(e)?e.filter(s=>typeof s=="string"):[])}catch{return new Set}}function C(e){try{localStorage.setItem(h,JSON.stringify([...e]))}catch{}}class f extends g{constructor(){super(...arguments),this.tasks=null,this.completions=new Map,this.connection="offline",this.problem="",this.subscriptions=[]}static{this.properties={tasks:{state:!0},completions:{state:!0},connection:{state:!0},problem:{state:!0}}}static{this.styles=p`
     :host { display: block; }
-    header { display: flex; align-items: center; justify-content: space-between; gap: 0.5rem; margin-bottom: 0.75rem; }
-    h1 { font-size: 1.4rem; margin: 0; }
     .tasks { list-style: none; padding: 0; margin: 0; display: grid; gap: 0.6rem; }
     .task {
       display: flex; align-items: center; gap: 0.75rem; background: #fff; border: 1px solid #dde3ea;
@@ -83,67 +27,10 @@ class y extends d {
     .status[data-status="syncing"] { color: #8a6100; }
     .problem { color: #a12a1f; }
     .empty { color: #5b6472; }
-  `;
-  }
-  connectedCallback() {
-    super.connectedCallback();
-    const e = this.ctx;
-    if (!e || !e.user) {
-      this.problem = "log in to see your tasks";
-      return;
-    }
-    this.completions = new Map([...b()].map((t) => [t, "syncing"])), this.subscriptions.push(
-      e.vortex.state.subscribe((t) => this.connection = t),
-      e.vortex.observe("active_task.Task", { user: e.user.username }).subscribe({
-        next: (t) => this.show(t),
-        error: (t) => this.problem = `cannot watch your tasks: ${String(t)}`
-      })
-    ), e.uiApi("user").then((t) => {
-      this.chip = t.userChip(e.user), this.requestUpdate();
-    }).catch(() => {
-    });
-  }
-  disconnectedCallback() {
-    super.disconnectedCallback();
-    for (const e of this.subscriptions) e.unsubscribe();
-    this.subscriptions = [];
-  }
-  show(e) {
-    this.tasks = [...e].sort((n, i) => +(n.completed_at != null) - +(i.completed_at != null));
-    const t = new Map(this.completions);
-    for (const n of e) n.completed_at != null && t.delete(n.task_id);
-    this.setCompletions(t);
-  }
-  setCompletions(e) {
-    this.completions = e, k([...e].filter(([, t]) => t === "syncing").map(([t]) => t));
-  }
-  async complete(e) {
-    if (this.ctx) {
-      this.setCompletions(new Map(this.completions).set(e.task_id, "syncing"));
-      try {
-        const [t] = await this.ctx.vortex.action(p.make({ task_id: e.task_id }));
-        t !== void 0 && this.show((this.tasks ?? []).map((n) => n.task_id === t.task_id ? t : n)), this.problem = "";
-      } catch (t) {
-        this.setCompletions(new Map(this.completions).set(e.task_id, "failed")), this.problem = `could not complete “${e.title}”: ${t instanceof Error ? t.message : String(t)}`;
-      }
-    }
-  }
-  render() {
-    return o`
-      <header><h1>My tasks</h1>${this.chip ?? a}</header>
-      ${this.problem ? o`<p class="problem" role="alert">${this.problem}</p>` : a}
-      ${this.tasks === null ? o`<p class="empty">Loading your tasks…</p>` : f(this.tasks, this.completions, this.connection === "online", (e) => {
-      this.complete(e);
-    })}
-    `;
-  }
-}
-function $(s, e) {
-  const t = document.createElement(h("active-task-mobile-tasks", y));
-  return t.ctx = e, s.replaceChildren(t), () => s.replaceChildren();
-}
-export {
-  y as TasksPage,
-  $ as mount,
-  w as tuples
-};
+  `}connectedCallback(){super.connectedCallback();const s=this.ctx;if(!s||!s.user){this.problem="log in to see your tasks";return}this.completions=new Map([..._()].map(t=>[t,"syncing"])),this.subscriptions.push(s.vortex.state.subscribe(t=>this.connection=t),x(s).subscribe({next:t=>this.show(t),error:t=>this.problem=`cannot watch your tasks: ${String(t)}`}))}disconnectedCallback(){super.disconnectedCallback();for(const s of this.subscriptions)s.unsubscribe();this.subscriptions=[]}show(s){this.tasks=d(s);const t=new Map(this.completions);for(const n of s)r(n)||t.delete(n.task_id);this.setCompletions(t)}setCompletions(s){this.completions=s,C([...s].filter(([,t])=>t==="syncing").map(([t])=>t))}async complete(s){if(this.ctx){this.setCompletions(new Map(this.completions).set(s.task_id,"syncing"));try{const t=await w(this.ctx,s.task_id);this.show((this.tasks??[]).map(n=>n.task_id===t.task_id?t:n)),this.problem=""}catch(t){this.setCompletions(new Map(this.completions).set(s.task_id,"failed")),this.problem=`could not complete \u201C${s.title}\u201D: ${t instanceof Error?t.message:String(t)}`}}}render(){return i`
+      ${this.problem?i`<p class="problem" role="alert">${this.problem}</p>`:a}
+      ${this.tasks===null?i`<p class="empty">Loading your tasks…</p>`:$(this.tasks,this.completions,this.connection==="online",s=>{this.complete(s)})}
+    `}}const v=[y,m];class k extends f{constructor(){super(...arguments),this.chip=null}static{this.styles=[f.styles,p`
+      header { display: flex; align-items: center; justify-content: space-between; gap: 0.5rem; margin-bottom: 0.75rem; }
+      h1 { font-size: 1.4rem; margin: 0; }
+    `]}connectedCallback(){super.connectedCallback();const s=this.ctx;!s||!s.user||s.uiApi("user").then(t=>{this.chip=t.userChip(s.user),this.requestUpdate()}).catch(()=>{})}render(){return i`<header><h1>My tasks</h1>${this.chip??a}</header>${super.render()}`}}function S(e,s){const t=document.createElement(b("active-task-mobile-tasks",k));return t.ctx=s,e.replaceChildren(t),()=>e.replaceChildren()}export{k as TasksPage,S as mount,v as tuples};
