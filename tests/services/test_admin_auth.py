@@ -21,6 +21,7 @@ from peek.services.admin_auth import (
 from peek.testing import admin_headers
 from peek.testing.vortex import VortexBrowser
 from peek.vortex.browser import ACTION_PATH, CONTENT_TYPE
+from peek.vortex.sessions import LoginLimits
 
 USERS = "/plugins/user/users"
 
@@ -176,3 +177,20 @@ def test_set_password_replaces_the_generated_one(tmp_path: Any) -> None:
 
     assert _verify(config, "a-long-enough-password")
     assert not _verify(config, "generated")
+
+
+async def test_repeated_wrong_admin_passwords_are_throttled_with_retry_after(server: Any) -> None:
+    url = server.admin_site.url + "/vortex/login"
+    wrong = {"username": "admin", "password": "wrong-password"}
+    statuses = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(LoginLimits().free_per_user + 1):
+            async with session.post(url, json=wrong) as r:
+                statuses.append(r.status)
+                retry_after = r.headers.get("Retry-After")
+        right = {"username": "admin", "password": await generated_password(server)}
+        async with session.post(url, json=right) as r:
+            after_lock = r.status
+    assert statuses == [401] * LoginLimits().free_per_user + [429]
+    assert retry_after is not None and int(retry_after) >= 1
+    assert after_lock == 429  # locked: not even the right password is checked

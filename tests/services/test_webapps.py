@@ -197,3 +197,62 @@ async def test_an_unbuilt_shell_says_how_to_build_it(tmp_path: Path) -> None:
     response = await shell.serve(request)
     assert response.status == 503
     assert "scripts/build-ui" in response.text  # type: ignore[attr-defined]
+
+
+def csp_directives(policy: str) -> dict[str, list[str]]:
+    directives = {}
+    for part in policy.split(";"):
+        name, *sources = part.split()
+        directives[name] = sources
+    return directives
+
+
+@pytest.mark.parametrize("path", ["/", "/mobile/"])
+async def test_user_site_shells_carry_a_strict_content_security_policy(
+    client: Any, path: str
+) -> None:
+    url = client.user_site.url
+    _, headers, body = await fetch(url + path)
+    csp = csp_directives(headers["Content-Security-Policy"])
+    host = url.removeprefix("http://")
+    assert csp["default-src"] == ["'self'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["object-src"] == ["'none'"]
+    assert csp["connect-src"] == ["'self'", f"ws://{host}", f"wss://{host}"]
+    # Inline blocks run only by hash: the import map's hash is allowed, nothing else inline.
+    (importmap,) = re.findall(rb'<script type="importmap">(.*?)</script>', body, re.S)
+    digest = base64.b64encode(hashlib.sha256(importmap).digest()).decode()
+    assert csp["script-src"] == ["'self'", f"'sha256-{digest}'"]
+    assert all("unsafe" not in source for sources in csp.values() for source in sources)
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+async def test_the_admin_shell_carries_the_content_security_policy(peek_server: Any) -> None:
+    server = await peek_server(PLUGINS)
+    _, headers, body = await fetch(server.admin_site.url + "/")
+    csp = csp_directives(headers["Content-Security-Policy"])
+    (style,) = re.findall(rb"<style>(.*?)</style>", body, re.S)
+    digest = base64.b64encode(hashlib.sha256(style).digest()).decode()
+    assert csp["style-src"] == ["'self'", f"'sha256-{digest}'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_plugin_modules_are_served_with_nosniff_and_no_referrer(client: Any) -> None:
+    _, _, index = await fetch(client.user_site.url + "/ui/pages/desktop")
+    module = json.loads(index)["pages"][0]["module"]
+    status, headers, _ = await fetch(client.user_site.url + module)
+    assert status == 200
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_a_forged_host_header_adds_no_sources_to_the_policy(client: Any) -> None:
+    _, headers, _ = await fetch(
+        client.user_site.url + "/", headers={"Host": "evil.example; script-src *"}
+    )
+    csp = csp_directives(headers["Content-Security-Policy"])
+    assert csp["connect-src"] == ["'self'"]
+    assert csp["script-src"][0] == "'self'" and "*" not in csp["script-src"]

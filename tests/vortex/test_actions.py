@@ -92,6 +92,22 @@ async def test_an_id_reused_for_another_action_is_a_conflict(stack, browsers):
     assert noop(stack.server).counters == {"a": 1}
 
 
+async def test_another_user_sending_a_used_id_gets_a_conflict_not_the_stored_reply(stack, browsers):
+    users = stack.server.plugins.lifecycle.published("peek_plugin_user")
+    await users.create_user("mallory", "mallory-pw")
+    owner = await stack.logged_in()
+    browsers.append(owner)
+    first = await owner.action(Bump(name="a", by=5), action_id="owners-id")
+    assert decode(first)[0].value == 5
+    other = stack.browser()
+    browsers.append(other)
+    assert await other.login("mallory", "mallory-pw") == 200
+    await other.connect()
+    clash = await other.action(Bump(name="a", by=5), action_id="owners-id")
+    assert clash.type == "err" and clash.header["code"] == "conflict"
+    assert noop(stack.server).counters == {"a": 5}
+
+
 async def test_an_action_nobody_processes_is_a_clear_error(stack):
     stack.client.vortex.register_tuples("noop", *ALL_TUPLES)
     with pytest.raises(ActionError) as refused:
@@ -112,6 +128,45 @@ async def test_a_slow_processor_times_out_with_the_callers_timeout(stack):
             await stack.client.vortex.action(Note(text="slow"), timeout=0.3)
     finally:
         release.set()
+
+
+async def test_a_browser_action_past_its_timeout_is_answered_timeout_and_the_socket_lives(
+    stack, browsers
+):
+    release = asyncio.Event()
+
+    async def slow(action, caller):
+        await release.wait()
+
+    stack.server.vortex.handle_actions("noop.Note", slow)
+    browser = await stack.logged_in()
+    browsers.append(browser)
+    try:
+        answer = await browser.action(Note(text="slow"), timeout=0.3)
+        assert answer.type == "err" and answer.header["code"] == "timeout"
+        assert decode(await browser.action(Echo(number=2)))[0] == Echo(number=2)
+    finally:
+        release.set()
+
+
+async def test_the_same_id_sent_again_while_it_runs_is_run_once_and_both_get_its_answer(stack):
+    release = asyncio.Event()
+    runs = []
+
+    async def gated(action, caller):
+        runs.append(action)
+        await release.wait()
+        return Note(text="done")
+
+    server = stack.server
+    server.vortex.handle_actions("noop.Note", gated)
+    first = asyncio.ensure_future(server.vortex.action(Note(text="x"), action_id="same"))
+    await wait_for(lambda: runs)
+    second = asyncio.ensure_future(server.vortex.action(Note(text="x"), action_id="same"))
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await first == await second == [Note(text="done")]
+    assert len(runs) == 1
 
 
 async def test_a_failing_processor_answers_failed_and_the_link_survives(stack):

@@ -162,3 +162,55 @@ async def test_a_client_plugin_provider_authorises_its_browsers_locally(stack, b
     await bob.subscribe(KEY, {"user": "bob"})
     assert (await bob.expect("data")).header["selector"] == {"user": "bob"}
     assert stack.server.vortex.subscriptions == {}
+
+
+class Room:
+    """A shared selector whose members the server may change at any time."""
+
+    def __init__(self) -> None:
+        self.members = {"alice", "bob"}
+        self.asked: list[str | None] = []
+        self.text = "first"
+
+    def provide(self, selector: Selector) -> list[Note]:
+        return [Note(text=self.text)]
+
+    def authorise(self, selector: Selector, caller: Caller) -> bool:
+        if caller.via_browser:
+            self.asked.append(caller.user)
+        return not caller.via_browser or caller.user in self.members
+
+
+async def test_after_a_reconnect_the_client_asks_again_for_each_browser_user(stack, browsers):
+    await setup(stack)
+    room = Room()
+    stack.server.vortex.provide(KEY, room.provide, authorise=room.authorise)
+    selector = {"room": "ops"}
+    alice = await browser_as(stack, browsers, "alice")
+    bob = await browser_as(stack, browsers, "bob")
+    for browser in (alice, bob):
+        await browser.subscribe(KEY, selector)
+        await browser.expect("data")
+    assert sorted(room.asked) == ["alice", "bob"]
+
+    # The server changes its mind about bob, then the link drops and comes back.
+    room.members.discard("bob")
+    room.asked.clear()
+    client_link = stack.client.link
+    connects = client_link.connects
+    (peer,) = [p for p in stack.server.link.peers.values() if p.name == stack.client.name]
+    peer.transport.abort()
+    await wait_for(lambda: client_link.connects > connects and client_link.connected.is_set())
+
+    refused = await bob.expect("err", within=10)
+    assert refused.header["code"] == "forbidden"
+    assert sorted(room.asked) == ["alice", "bob"]  # asked again, not the answer from before
+    room.text = "after the reconnect"
+    stack.server.vortex.notify(KEY, selector)
+    while True:  # alice may first get the value resent on resubscription
+        (note,) = registry().decode((await alice.expect("data")).payload(1 << 20))
+        if note.text == "after the reconnect":
+            break
+    await bob.send({"t": "ping", "id": "2"})
+    await bob.expect("pong")
+    assert [f.type for f in bob.unclaimed] == []

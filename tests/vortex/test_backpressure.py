@@ -104,3 +104,16 @@ async def test_a_connection_with_too_many_waiting_frames_is_dropped():
         await outbox.push(b"more %d" % i)
     assert outbox.closed and outbox.queued == 0
     assert reasons and "more than 8" in reasons[0]
+
+
+async def test_an_outbox_without_an_abort_callback_aborts_its_transport():
+    transport = _Transport()
+    never = asyncio.Event()
+
+    async def send(frame: bytes) -> None:
+        await never.wait()
+
+    outbox = Outbox("stuck", send, transport, max_queued=2, stall_timeout=60)
+    for i in range(3):
+        await outbox.push(b"reply %d" % i)
+    assert outbox.closed and transport.aborted

@@ -128,3 +128,118 @@ def test_backoff_grows_to_its_cap_with_jitter_and_resets():
     assert len(set(delays)) == len(delays)  # jittered, not a fixed schedule
     backoff.reset()
     assert backoff.next_delay() <= 1
+
+
+async def _heartbeat_site(interval: float):
+    """An aiohttp site whose sockets are watched by one Heartbeat; the list of closed ones."""
+    from aiohttp import web
+
+    from peek.vortex.link import Heartbeat
+
+    liveness = Heartbeat(interval, "test sockets")
+    closed: list[web.WebSocketResponse] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        beat = liveness.watch(ws, request.transport)
+        try:
+            async for msg in ws:
+                beat.quiet = 0
+                if msg.type is aiohttp.WSMsgType.PING:
+                    await ws.pong(msg.data)
+        finally:
+            liveness.forget(beat)
+            closed.append(ws)
+        return ws
+
+    app = web.Application()
+    app.add_routes([web.get("/ws", handler)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, liveness, f"http://127.0.0.1:{port}/ws", closed
+
+
+async def test_a_socket_whose_peer_stops_answering_pings_is_dropped():
+    runner, liveness, url, closed = await _heartbeat_site(0.3)
+    try:
+        # autoping off and never reading: the pings go unanswered.
+        async with aiohttp.ClientSession() as session, session.ws_connect(url, autoping=False):
+            await wait_for(lambda: closed, within=5)
+    finally:
+        await liveness.close()
+        await runner.cleanup()
+
+
+async def test_a_quiet_socket_that_answers_pings_stays_open():
+    runner, liveness, url, closed = await _heartbeat_site(0.3)
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            # Reading lets aiohttp answer the pings; the peer sends nothing else.
+            reading = asyncio.ensure_future(ws.receive())
+            await asyncio.sleep(1.2)  # four heartbeat intervals
+            assert not closed and not reading.done()
+            reading.cancel()
+    finally:
+        await liveness.close()
+        await runner.cleanup()
+
+
+async def _link_to_fake_server(answer_pings: bool):
+    """A LinkClient (heartbeat 0.3 s) dialling a site that accepts any link;
+    the site reads (so aiohttp answers pings) only if ``answer_pings``."""
+    from aiohttp import web
+
+    from peek.vortex.link import LinkClient
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        if answer_pings:
+            async for _ in ws:
+                pass
+        else:
+            await asyncio.sleep(60)  # reads nothing: pings go unanswered
+        return ws
+
+    app = web.Application()
+    app.add_routes([web.get("/link", handler)])
+    runner = web.AppRunner(app, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    link = LinkClient(
+        f"http://127.0.0.1:{port}",
+        "token",
+        lambda: {"kind": "client", "name": "c"},
+        heartbeat=0.3,
+        backoff=Backoff(initial=0.01, maximum=0.01),
+    )
+    task = asyncio.ensure_future(link.run())
+    return runner, link, task
+
+
+async def test_a_link_client_whose_server_stops_answering_pings_reconnects():
+    runner, link, task = await _link_to_fake_server(answer_pings=False)
+    try:
+        await wait_for(lambda: link.connects >= 2, within=5)
+    finally:
+        await link.close()
+        task.cancel()
+        await runner.cleanup()
+
+
+async def test_a_quiet_link_whose_server_answers_pings_stays_up():
+    runner, link, task = await _link_to_fake_server(answer_pings=True)
+    try:
+        await wait_for(lambda: link.connects == 1, within=5)
+        await asyncio.sleep(1.2)  # four heartbeat intervals, no messages but pings
+        assert link.connects == 1 and link.connected.is_set()
+    finally:
+        await link.close()
+        task.cancel()
+        await runner.cleanup()

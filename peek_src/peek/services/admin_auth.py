@@ -9,7 +9,11 @@
   on the admin site, the same route and session store as the admin site's
   vortex WebSocket (cookie ``peek_admin``: HttpOnly, SameSite=Strict; a
   different name from the user site's ``peek_session``, since browsers share
-  cookies between ports of one host). Sessions live in the server's memory.
+  cookies between ports of one host). Sessions live in the server's memory
+  (their CSRF key is per process, so keeping them across a restart would not
+  help). Failed logins are throttled like the user site's: past 5 for the
+  name ``admin`` or 20 from one address, ``429`` with ``Retry-After``
+  (:class:`~peek.vortex.sessions.LoginLimiter`, in the gateway's login).
 - **CSRF.** ``GET /api/admin/session`` answers ``{"user", "csrf"}``; every
   state-changing request made with the session cookie must carry that token
   in ``X-Peek-CSRF`` (synchroniser token), and a cross-origin ``Origin`` is

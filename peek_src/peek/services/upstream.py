@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from peek.vortex.browser import BrowserGateway
 from peek.vortex.exchange import ExchangeClient
 from peek.vortex.hub import UpstreamVortex
 from peek.vortex.link import DEFAULT_HEARTBEAT, Backoff, LinkClient
+from peek.vortex.sessions import SessionStore
 from peek.vortex.tokens import read_token_file
 from peek.workers import TaskDefinitionError, TaskRef, WorkerProcess, task_refs
 
@@ -153,6 +155,11 @@ class UpstreamService:
             await self.link.send(message)
 
 
+def browser_sessions_path(config: PeekConfig) -> Path:
+    """The client's kept browser sessions (hashed tokens only)."""
+    return config.data_dir / "client" / "browser-sessions.sqlite3"
+
+
 class ClientService(UpstreamService):
     """``peek client``: the user site (8000) for browsers, fed by the server."""
 
@@ -161,7 +168,13 @@ class ClientService(UpstreamService):
     def __init__(self, config: PeekConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.user_site: HttpSite | None = None
-        self.browsers = BrowserGateway(self.vortex, config.vortex, self._authenticate)
+        # Browser sessions are kept in the data dir: a restart does not log browsers out.
+        self.browsers = BrowserGateway(
+            self.vortex,
+            config.vortex,
+            self._authenticate,
+            sessions=SessionStore(config.vortex.session_idle, path=browser_sessions_path(config)),
+        )
         # The user site's web apps: desktop at /, mobile at /mobile/, and the
         # plugins' pages for both (call ui.set_plugins when the plugin set changes).
         self.desktop_app = ShellApp("desktop", "/")
@@ -182,6 +195,7 @@ class ClientService(UpstreamService):
 
     async def start_sites(self) -> None:
         assert self.plugins.lifecycle is not None
+        await self.browsers.open()
         app = web.Application()
         app.add_routes(health_routes("client", self.plugins))
         app.add_routes(self.browsers.routes())

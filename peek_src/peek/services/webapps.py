@@ -22,6 +22,15 @@ Every file served is read into memory and hashed when the plugin set is
 scanned, and only files found then are served, by exact relative path: what
 a browser gets is what its integrity hash was computed over, and no request
 path ever reaches the file system.
+
+Every file of a shell goes out with a strict Content-Security-Policy (see
+:func:`content_security_policy`): scripts, styles, images, fonts, workers and
+connections from the site itself only (plus its own ``ws:``/``wss:`` for the
+vortex socket), the shell's few inline blocks (its import map, a ``<style>``)
+allowed by their SHA-256 hashes computed when the shell is loaded, no plugins,
+no ``<base>``, and no framing by any other page. With it ``nosniff``,
+``Referrer-Policy: no-referrer`` and ``X-Frame-Options: DENY`` (for browsers
+without ``frame-ancestors``).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +77,17 @@ SSE_KEEPALIVE = 25.0
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
+
+# Headers on everything the web apps serve.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+# Inline blocks of a built index.html: scripts without ``src`` (the import map) and styles.
+_INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.S | re.I)
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+_INLINE_STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
 
 _TYPES = {
     ".js": "text/javascript",
@@ -129,6 +150,44 @@ def _tree_digest(files: dict[str, _File]) -> str:
 # -- the shells ------------------------------------------------------------------
 
 
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def inline_hashes(index_html: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """CSP hash sources of the inline scripts and of the inline styles of a page."""
+    text = index_html.decode("utf-8", errors="replace")
+    scripts = tuple(_csp_hash(m) for m in _INLINE_SCRIPT.findall(text) if m)
+    styles = tuple(_csp_hash(m) for m in _INLINE_STYLE.findall(text) if m)
+    return scripts, styles
+
+
+def content_security_policy(
+    host: str, scripts: Sequence[str] = (), styles: Sequence[str] = ()
+) -> str:
+    """The policy of a shell served to ``host`` (the request's ``Host``), allowing
+    the given inline-block hashes and nothing else inline."""
+    # The Host header comes from the browser: only a plain host[:port] goes into the policy.
+    sockets = f" ws://{host} wss://{host}" if _PLAIN_HOST.fullmatch(host) else ""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            " ".join(["script-src 'self'", *scripts]),
+            " ".join(["style-src 'self'", *styles]),
+            "img-src 'self'",
+            "font-src 'self'",
+            # 'self' covers ws:/wss: of the same host only in CSP 3 browsers: say it.
+            f"connect-src 'self'{sockets}",
+            "worker-src 'self'",
+            "manifest-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
 class ShellApp:
     """One built shell (``peek/webapps/<name>/``) served at ``prefix`` (``/`` or ``/mobile/``).
 
@@ -143,6 +202,7 @@ class ShellApp:
         self.prefix = prefix
         self.directory = directory if directory is not None else WEBAPPS_DIR / name
         self.files: dict[str, _File] = {}
+        self._inline: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
     async def load(self) -> None:
         """Read the built files (off the loop). A missing build serves a page saying so."""
@@ -153,7 +213,9 @@ class ShellApp:
         except (OSError, ValueError) as exc:
             log.error("the %s web app cannot be served from %s: %s", self.name, self.directory, exc)
             self.files = {}
-        if "index.html" not in self.files:
+        index = self.files.get("index.html")
+        self._inline = inline_hashes(index.body) if index is not None else ((), ())
+        if index is None:
             log.error(
                 "the %s web app is not built (%s has no index.html): run scripts/build-ui",
                 self.name,
@@ -180,7 +242,11 @@ class ShellApp:
                 )
             raise web.HTTPNotFound()
         cache = IMMUTABLE if path.startswith("assets/") else NO_CACHE
-        return _file_response(found, cache)
+        response = _file_response(found, cache)
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            request.host, *self._inline
+        )
+        return response
 
 
 def _file_response(found: _File, cache: str) -> web.Response:
@@ -188,7 +254,7 @@ def _file_response(found: _File, cache: str) -> web.Response:
         body=found.body,
         content_type=found.content_type,
         charset="utf-8" if found.content_type.startswith("text/") else None,
-        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+        headers={"Cache-Control": cache, **SECURITY_HEADERS},
     )
 
 

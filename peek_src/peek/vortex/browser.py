@@ -3,26 +3,25 @@
 Routes (mounted by the client service; PROTOCOL.md has the wire details):
 
 - ``POST /vortex/login`` ``{"username", "password"}`` -> ``{"user", "session"}``
-  and a ``peek_session`` cookie (HttpOnly, SameSite=Strict); 401 if refused.
-- ``POST /vortex/logout`` ends the session.
+  and a ``peek_session`` cookie (HttpOnly, SameSite=Strict); 401 if refused;
+  429 with ``Retry-After`` after too many failures from one address or for one
+  user name (:class:`~peek.vortex.sessions.LoginLimiter`).
+- ``POST /vortex/logout`` ends the session and closes its sockets.
 - ``GET /vortex/ws``: the WebSocket. The session comes from the cookie or
   ``Authorization: Bearer <session>``; without one the socket is anonymous
   and may use only what handlers allow anonymously.
 - ``POST /vortex/action``: one ``act`` frame in, its ``reply``/``err`` frame out,
   for browsers that cannot keep a socket.
 
-Sessions live in the client's memory: a client restart logs browsers out.
+Sessions are kept by a :class:`~peek.vortex.sessions.SessionStore`: the
+client's survives its restarts (a SQLite file in its data directory).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +31,9 @@ from aiohttp import web
 from peek.config import VortexConfig
 from peek.vortex.envelope import FrameError, decode_frame, encode_frame, selector_id
 from peek.vortex.hub import UpstreamVortex, _routing, error_frame
+from peek.vortex.link import Heartbeat
 from peek.vortex.outbox import Outbox
+from peek.vortex.sessions import LoginLimiter, SessionStore, token_hash
 
 __all__ = [
     "ACTION_PATH",
@@ -42,6 +43,7 @@ __all__ = [
     "WS_PATH",
     "Authenticator",
     "BrowserGateway",
+    "LoginLimiter",
     "SessionStore",
 ]
 
@@ -53,7 +55,6 @@ LOGIN_PATH = "/vortex/login"
 LOGOUT_PATH = "/vortex/logout"
 SESSION_COOKIE = "peek_session"
 CONTENT_TYPE = "application/x-peek-vortex"
-MAX_SESSIONS = 100_000
 MAX_INFLIGHT_ACTIONS = 64
 MAX_LOGIN_BODY = 4096
 
@@ -74,47 +75,6 @@ _ERROR_STATUS = {
 }
 
 
-@dataclass
-class _Session:
-    user: str
-    seen: float
-
-
-class SessionStore:
-    """Browser sessions of one client: random tokens, expiring after ``idle`` seconds unused."""
-
-    def __init__(self, idle: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.idle = idle
-        self._clock = clock
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()
-
-    def create(self, user: str) -> str:
-        token = secrets.token_urlsafe(32)
-        self._sessions[token] = _Session(user, self._clock())
-        while len(self._sessions) > MAX_SESSIONS:
-            self._sessions.popitem(last=False)
-        return token
-
-    def user(self, token: str | None) -> str | None:
-        """The user of a live session (and it counts as used now), else None."""
-        if not token:
-            return None
-        session = self._sessions.get(token)
-        now = self._clock()
-        if session is None:
-            return None
-        if now - session.seen > self.idle:
-            del self._sessions[token]
-            return None
-        session.seen = now
-        self._sessions.move_to_end(token)
-        return session.user
-
-    def end(self, token: str | None) -> None:
-        if token:
-            self._sessions.pop(token, None)
-
-
 def session_token(request: web.Request, cookie: str = SESSION_COOKIE) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -125,31 +85,42 @@ def session_token(request: web.Request, cookie: str = SESSION_COOKIE) -> str | N
 class BrowserConnection:
     """One browser WebSocket: a sink of the client's subscriptions."""
 
+    # A client holds thousands of these: no __dict__ per connection.
+    __slots__ = (
+        "actions",
+        "anonymous",
+        "gateway",
+        "outbox",
+        "relayed",
+        "session",
+        "sids",
+        "user",
+        "ws",
+    )
+    browser = True  # watches as ``user``: providers authorise it per selector
+
     def __init__(
         self,
         gateway: BrowserGateway,
         ws: web.WebSocketResponse,
         request: web.Request,
         user: str | None,
+        session: str | None = None,
     ) -> None:
         self.gateway = gateway
         self.ws = ws
         self.user = user
+        # The session's hash: logging it out closes this socket.
+        self.session = session
         self.anonymous = user is None
-        self.browser = True  # watches as ``user``: providers authorise it per selector
         self.sids: set[str] = set()
-        self.actions: set[asyncio.Task[None]] = set()
-        transport = request.transport
-
-        def abort(reason: str) -> None:
-            if transport is not None:
-                transport.abort()
-
+        # Tasks waiting for the admin site's own processors; made on first use.
+        self.actions: set[asyncio.Task[None]] | None = None
+        self.relayed = 0  # actions sent upstream and not answered yet
         self.outbox = Outbox(
             f"browser {request.remote} ({user or 'anonymous'})",
             ws.send_bytes,
-            transport,
-            abort,
+            request.transport,
             max_queued=gateway.config.max_queued,
             stall_timeout=gateway.config.stall_timeout,
         )
@@ -171,9 +142,38 @@ class BrowserConnection:
             log.warning("refused a frame from %s: %s", self.outbox.name, exc)
             await self.send(error_frame(exc.code, exc.reason))
             return
-        kind = frame.type
+        kind = frame.header["t"]
         hub = self.gateway.hub
-        if kind == "ping":
+        if kind == "act":  # the most frequent first
+            if len(self.actions or ()) + self.relayed >= MAX_INFLIGHT_ACTIONS:
+                await self.send(
+                    error_frame(
+                        "busy",
+                        f"over {MAX_INFLIGHT_ACTIONS} actions waiting",
+                        **_echo_id(frame.header),
+                    )
+                )
+                return
+            if isinstance(hub, UpstreamVortex):
+                # Relayed: the answer is pushed to this socket when it comes,
+                # with no task waiting for it meanwhile.
+                self.relayed += 1
+                await hub.send_action(frame, self._relayed_answer, user=self.user, browser=True)
+                return
+            # The admin site's hub runs the processor itself: wait in a task.
+            task = asyncio.get_running_loop().create_task(
+                self._act(frame), name=f"action from {self.outbox.name}"
+            )
+            if self.actions is None:
+                self.actions = set()
+            self.actions.add(task)
+            task.add_done_callback(self.actions.discard)
+        elif kind == "ping":
+            # A page pings every heartbeat: its session counts as used while it is
+            # open, and a session that ended meanwhile closes the socket.
+            if self.session is not None and self.gateway.sessions.touch(self.session) is None:
+                await self.ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"ended")
+                return
             await self.send(encode_frame({"t": "pong", **_echo_id(frame.header)}))
         elif kind in ("sub", "unsub"):
             try:
@@ -190,21 +190,6 @@ class BrowserConnection:
             elif sid in self.sids:
                 self.sids.discard(sid)
                 hub.unsubscribe(self, sid)
-        elif kind == "act":
-            if len(self.actions) >= MAX_INFLIGHT_ACTIONS:
-                await self.send(
-                    error_frame(
-                        "busy",
-                        f"over {MAX_INFLIGHT_ACTIONS} actions waiting",
-                        **_echo_id(frame.header),
-                    )
-                )
-                return
-            task = asyncio.get_running_loop().create_task(
-                self._act(frame), name=f"action from {self.outbox.name}"
-            )
-            self.actions.add(task)
-            task.add_done_callback(self.actions.discard)
         else:
             log.warning("refused message type %r from %s", kind, self.outbox.name)
             await self.send(error_frame("malformed", f"unknown message type {kind!r}"))
@@ -213,9 +198,13 @@ class BrowserConnection:
         reply = await self.gateway.hub.forward_action(frame, user=self.user, browser=True)
         await self.send(reply)
 
+    async def _relayed_answer(self, reply: bytes) -> None:
+        self.relayed -= 1
+        await self.outbox.push(reply)
+
     def close(self) -> None:
         self.outbox.close()
-        for task in self.actions:
+        for task in self.actions or ():
             task.cancel()
         self.gateway.hub.drop_sink(self, list(self.sids))
         self.sids.clear()
@@ -236,14 +225,20 @@ class BrowserGateway:
         authenticate: Authenticator | None,
         *,
         cookie: str = SESSION_COOKIE,
+        sessions: SessionStore | None = None,
+        limiter: LoginLimiter | None = None,
     ) -> None:
         self.hub = hub
         # The admin site's gateway uses another name: browsers share cookies across ports.
         self.cookie = cookie
         self.config = config
         self._authenticate = authenticate
-        self.sessions = SessionStore(config.session_idle)
+        # In memory unless the service passes a store with a file (the client does).
+        self.sessions = sessions if sessions is not None else SessionStore(config.session_idle)
+        self.limiter = limiter if limiter is not None else LoginLimiter()
         self.connections: set[BrowserConnection] = set()
+        # One timer pings every quiet socket (not one per socket, see Heartbeat).
+        self.liveness = Heartbeat(config.heartbeat, "browser sockets")
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -253,9 +248,15 @@ class BrowserGateway:
             web.post(ACTION_PATH, self.action),
         ]
 
+    async def open(self) -> None:
+        """Load the kept sessions; before the site opens."""
+        await self.sessions.open()
+
     async def close(self) -> None:
         for conn in list(self.connections):
             await conn.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"client stopping")
+        await self.liveness.close()
+        await self.sessions.close()
 
     # -- login -----------------------------------------------------------
 
@@ -272,6 +273,14 @@ class BrowserGateway:
         password = body.get("password") if isinstance(body, dict) else None
         if not isinstance(username, str) or not isinstance(password, str):
             raise web.HTTPBadRequest(text="'username' and 'password' must be strings")
+        # Locked out: refused before the password is even checked (that is the point).
+        wait = self.limiter.retry_after(request.remote, username)
+        if wait:
+            log.warning("throttled login of %r from %s for %d s", username, request.remote, wait)
+            raise web.HTTPTooManyRequests(
+                text=f"too many failed logins; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         try:
             user = await self._authenticate(username, password)
         except Exception as exc:  # isolation boundary: the user plugin / the server
@@ -279,8 +288,10 @@ class BrowserGateway:
             raise web.HTTPServiceUnavailable(text="logins cannot be checked right now") from None
         if user is None:
             log.info("refused login of %r from %s", username, request.remote)
+            self.limiter.failed(request.remote, username)
             raise web.HTTPUnauthorized(text="wrong username or password")
-        token = self.sessions.create(user)
+        self.limiter.succeeded(username)
+        token = await self.sessions.create(user)
         response = web.json_response({"user": user, "session": token})
         response.set_cookie(
             self.cookie,
@@ -293,10 +304,21 @@ class BrowserGateway:
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
-        self.sessions.end(session_token(request, self.cookie))
+        token = session_token(request, self.cookie)
+        await self.end_session(token)
         response = web.json_response({"user": None})
         response.del_cookie(self.cookie, path="/")
         return response
+
+    async def end_session(self, token: str | None) -> None:
+        """End a session and close the sockets that use it (their browsers see a
+        401 when they reconnect, and ask for a login)."""
+        if not token:
+            return
+        await self.sessions.end(token)
+        digest = token_hash(token)
+        for conn in [c for c in self.connections if c.session == digest]:
+            await conn.ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"logged out")
 
     # -- the socket ----------------------------------------------------------
 
@@ -307,24 +329,28 @@ class BrowserGateway:
         if token and user is None:
             raise web.HTTPUnauthorized(text="the session expired; log in again")
         ws = web.WebSocketResponse(
-            heartbeat=self.config.heartbeat,
-            autoping=True,
+            autoping=False,  # pings: self.liveness; pongs count as signs of life below
             compress=False,  # bodies are compressed already, and fan-out sends one frame to many
             max_msg_size=self.config.max_frame * 2,
         )
         await ws.prepare(request)
-        conn = BrowserConnection(self, ws, request, user)
+        conn = BrowserConnection(self, ws, request, user, token_hash(token) if token else None)
         self.connections.add(conn)
+        beat = self.liveness.watch(ws, request.transport)
         try:
             await conn.send(
                 encode_frame({"t": "welcome", "user": user, "heartbeat": self.config.heartbeat})
             )
             async for msg in ws:
+                beat.quiet = 0
                 if msg.type is aiohttp.WSMsgType.BINARY:
                     await conn.handle(msg.data)
                 elif msg.type is aiohttp.WSMsgType.TEXT:
                     await conn.send(error_frame("malformed", "vortex frames are binary messages"))
+                elif msg.type is aiohttp.WSMsgType.PING:
+                    await ws.pong(msg.data)
         finally:
+            self.liveness.forget(beat)
             self.connections.discard(conn)
             conn.close()
         return ws

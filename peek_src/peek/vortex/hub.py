@@ -30,9 +30,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import secrets
-import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,7 +51,7 @@ from peek.plugin.vortex import (
 )
 from peek.vortex.codec import TupleRegistry
 from peek.vortex.envelope import Frame, FrameError, decode_frame, encode_frame, selector_id
-from peek.vortex.journal import ActionJournal, ClaimState
+from peek.vortex.journal import ActionJournal, Claim, ClaimState
 from peek.vortex.link import LinkClient, LinkDown, LinkServer, Message, Peer
 from peek.vortex.outbox import Outbox
 
@@ -67,7 +67,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_ACTION_ID = 128
+# A timer may fire this much before its time; a deadline that close has passed.
+_TIMER_SLACK = 0.001
+# Callers remembered per linked service (one per browser user who sent actions).
+_MAX_CALLERS = 4096
 _SCALAR = (str, int, bool, type(None))
+# What a synchronous action processor returns (checked before asking asyncio).
+_SYNC_RESULTS = (Tuple, list, tuple, type(None))
 
 
 class Sink(Protocol):
@@ -464,17 +470,11 @@ class _PeerSink:
 
     def __init__(self, peer: Peer, config: VortexConfig) -> None:
         self.peer = peer
-        transport = peer.transport
-
-        def abort(reason: str) -> None:
-            if isinstance(transport, asyncio.WriteTransport):
-                transport.abort()
-
+        self._callers: dict[tuple[str | None, bool], Caller] = {}
         self.outbox = Outbox(
             f"{peer.kind} {peer.name}",
             peer.ws.send_bytes,
-            transport,
-            abort,
+            peer.transport,
             max_queued=max(config.max_queued, 4096),
             stall_timeout=config.stall_timeout,
         )
@@ -482,12 +482,22 @@ class _PeerSink:
     async def deliver(self, sid: str, frame: bytes, *, data: bool) -> None:
         await self.outbox.push(frame, sid if data else None)
 
+    def caller(self, user: str | None, via_browser: bool) -> Caller:
+        """Who sent an action over this link (made once per user, not per action)."""
+        key = (user, via_browser)
+        caller = self._callers.get(key)
+        if caller is None:
+            if len(self._callers) >= _MAX_CALLERS:
+                self._callers.clear()
+            caller = self._callers[key] = Caller(self.peer.kind, self.peer.name, user, via_browser)
+        return caller
+
 
 class ServerVortex(_VortexBase):
     """The server's vortex: providers and action processors of server plugins.
 
     ``journal`` records action ids (the server service wires a
-    :class:`~peek.vortex.journal.SqliteActionJournal`).
+    :class:`~peek.vortex.journal.FileActionJournal`).
     """
 
     kind = "server"
@@ -496,7 +506,8 @@ class ServerVortex(_VortexBase):
         super().__init__(service_name, config)
         self.journal = journal
         self._processors: dict[str, _Processor] = {}
-        self._running: dict[str, asyncio.Future[bytes]] = {}
+        # Ids running now: their fingerprint and who else waits for their answer.
+        self._running: dict[str, tuple[int, list[asyncio.Future[bytes]]]] = {}
         self._peers: dict[Peer, _PeerSink] = {}
         self.executed = 0  # processors run by this process (for tests and status)
 
@@ -596,35 +607,47 @@ class ServerVortex(_VortexBase):
         if frame is None:
             await self._answer(peer, error_frame("malformed", "an action is a vortex frame"))
             return
-        user = frame.header.get("user")
-        caller = Caller(
-            peer.kind,
-            peer.name,
-            user if isinstance(user, str) else None,
-            via_browser=frame.header.get("browser") is True,
-        )
-        # Each action runs in its own task: a slow processor must not hold
-        # up the link's other messages.
-        self._spawn(self._act_for(peer, frame, caller), f"action from {peer.kind} {peer.name}")
+        header = frame.header
+        user = header.get("user")
+        sink = self._sink(peer)
+        caller = sink.caller(user if isinstance(user, str) else None, header.get("browser") is True)
+        # A synchronous processor runs right here, as a task would run it
+        # anyway without yielding; anything that waits (an async processor,
+        # joining a run of the same id) gets a task of its own, so that a slow
+        # processor does not hold up the link's other messages.
+        outcome = await self._start_action(frame, caller)
+        if isinstance(outcome, bytes):
+            await self._answer(peer, outcome)
+        else:
+            self._spawn(self._answer_later(peer, outcome), f"action from {peer.kind} {peer.name}")
 
-    async def _act_for(self, peer: Peer, frame: Frame, caller: Caller) -> None:
-        reply = await self.process_action(frame, caller)
-        await self._answer(peer, reply)
+    async def _answer_later(self, peer: Peer, outcome: Awaitable[bytes]) -> None:
+        await self._answer(peer, await outcome)
 
     async def _answer(self, peer: Peer, reply: bytes) -> None:
-        await self._sink(peer).deliver("", reply, data=False)
+        await self._sink(peer).outbox.push(reply)
 
     async def process_action(self, frame: Frame, caller: Caller) -> bytes:
         """Run the action in ``frame`` once; the reply or error frame (already journaled)."""
-        action_id = frame.header.get("id")
+        outcome = await self._start_action(frame, caller)
+        return outcome if isinstance(outcome, bytes) else await outcome
+
+    async def _start_action(self, frame: Frame, caller: Caller) -> bytes | Awaitable[bytes]:
+        """The answer of an action whose processor did not wait; else what finishes it."""
+        header = frame.header
+        action_id = header.get("id")
         if not isinstance(action_id, str) or not 0 < len(action_id) <= MAX_ACTION_ID:
             return error_frame("malformed", f"an action needs an id of 1-{MAX_ACTION_ID} chars")
+        key: Any = header.get("key")
+        # A key with a processor is a valid tuple name (handle_actions checked
+        # it); only a header naming more than its key needs the whole check.
+        processor = self._processors.get(key) if isinstance(key, str) else None
         try:
-            _, key, _ = _routing(frame.header)
+            if processor is None or "plugin" in header or "selector" in header:
+                _, key, _ = _routing(header)
             payload = frame.payload(self.config.max_frame)
         except FrameError as exc:
             return error_frame(exc.code, exc.reason, id=action_id)
-        processor = self._processors.get(key)
         if processor is None:
             return error_frame("no_handler", f"nothing processes {key}", id=action_id)
         if caller.via_browser and caller.user is None and not processor.anonymous:
@@ -635,72 +658,122 @@ class ServerVortex(_VortexBase):
             return error_frame("unknown_tuple", str(exc), id=action_id)
         except FrameError as exc:
             return error_frame(exc.code, exc.reason, id=action_id)
-        if len(tuples) != 1 or tuple_name(type(tuples[0])) != key:
+        if len(tuples) != 1 or type(tuples[0]) is not self.registry.get(key):
             return error_frame("malformed", f"the body must hold one {key}", id=action_id)
 
+        # What tells a retry (the same sender, id and action) from another
+        # action under a used id (``conflict``). The payload names its tuple,
+        # which was checked to be ``key``, so it identifies the action; the
+        # sender is part of it so that nobody who learns another's id gets
+        # that sender's stored reply (a browser user is the same sender
+        # through any client, after any re-login). A 64-bit BLAKE2b digest:
+        # as cheap as a CRC here, and no one can make a payload to match
+        # another's (a chance collision between two different actions under
+        # one id is 1 in 2**64).
+        digest = hashlib.blake2b(_sender(caller), digest_size=8)
+        digest.update(payload)
+        fingerprint = int.from_bytes(digest.digest())
         running = self._running.get(action_id)
         if running is not None:
+            if running[0] != fingerprint:
+                return error_frame("conflict", "this id was used for another action", id=action_id)
             # The same id again while it runs (a resend after a reconnect): one answer for both.
-            return await asyncio.shield(running)
-        fingerprint = f"{key}:{hashlib.sha256(payload).hexdigest()}"
-        done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._running[action_id] = done
+            joined: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            running[1].append(joined)
+            return _wait_for(joined)
+        # Joiners of this id wait here until it is answered (a list, not a
+        # future per action: almost every action finishes without any).
+        self._running[action_id] = (fingerprint, [])
         try:
-            reply = await self._once(action_id, fingerprint, processor, tuples[0], caller, frame)
-            done.set_result(reply)
+            # Claimed even for a processor that runs inline, with no await
+            # before its answer: it may still write to a database (or a file)
+            # and the process die before the answer is recorded; without the
+            # claim, the retry would run it again instead of ``indeterminate``.
+            claim = await self.journal.claim(action_id, fingerprint)
+            if claim.state is ClaimState.NEW:
+                self.executed += 1
+                try:
+                    result = processor.handler(tuples[0], caller)
+                except Exception as exc:  # isolation boundary: one plugin's action processor
+                    reply = self._processor_failed(exc, key, action_id)
+                else:
+                    if not isinstance(result, _SYNC_RESULTS) and (
+                        asyncio.iscoroutine(result) or isinstance(result, asyncio.Future)
+                    ):
+                        timeout = _timeout(header.get("timeout"), self.config)
+                        return self._finish(action_id, key, result, timeout)
+                    reply = self._reply(result, key, action_id)
+                await self.journal.complete(action_id, reply)
+            else:
+                reply = self._stored_answer(action_id, claim)
         except BaseException as exc:
-            done.set_exception(exc)
-            done.exception()  # retrieved: joiners get it, nobody else must
+            self._settle(action_id, exc)
             raise
-        finally:
-            del self._running[action_id]
+        self._settle(action_id, reply)
         return reply
 
-    async def _once(  # noqa: PLR0917 - private; one call site
-        self,
-        action_id: str,
-        fingerprint: str,
-        processor: _Processor,
-        action: Tuple,
-        caller: Caller,
-        frame: Frame,
+    async def _finish(
+        self, action_id: str, key: str, pending: Awaitable[Any], limit: float
     ) -> bytes:
-        claim = await self.journal.claim(action_id, fingerprint)
+        """Wait for an async processor, journal its answer, tell any joiners."""
+        try:
+            try:
+                async with asyncio.timeout(limit):
+                    result = await pending
+            except TimeoutError:
+                reply = error_frame("timeout", f"the processor took over {limit:g} s", id=action_id)
+            except Exception as exc:  # isolation boundary: one plugin's action processor
+                reply = self._processor_failed(exc, key, action_id)
+            else:
+                reply = self._reply(result, key, action_id)
+            await self.journal.complete(action_id, reply)
+        except BaseException as exc:
+            if isinstance(pending, asyncio.Future | asyncio.Task):
+                pending.cancel()
+            self._settle(action_id, exc)
+            raise
+        self._settle(action_id, reply)
+        return reply
+
+    def _reply(self, result: Any, key: str, action_id: str) -> bytes:
+        try:
+            body = self.registry.encode(_as_tuples(result))
+        except Exception as exc:  # isolation boundary: what the processor returned
+            return self._processor_failed(exc, key, action_id)
+        return encode_frame(
+            {"t": "reply", "id": action_id}, body, compress_over=self.config.compress_over
+        )
+
+    @staticmethod
+    def _processor_failed(exc: Exception, key: str, action_id: str) -> bytes:
+        if isinstance(exc, ActionError):
+            return error_frame(exc.code, exc.message, id=action_id)
+        log.error("processing %s %s failed", key, action_id, exc_info=exc)
+        return error_frame("failed", f"the processor raised {type(exc).__name__}", id=action_id)
+
+    @staticmethod
+    def _stored_answer(action_id: str, claim: Claim) -> bytes:
         if claim.state is ClaimState.DONE:
             assert claim.reply is not None
             return claim.reply
         if claim.state is ClaimState.CONFLICT:
             return error_frame("conflict", "this id was used for another action", id=action_id)
-        if claim.state is ClaimState.INDETERMINATE:
-            return error_frame(
-                "indeterminate",
-                "the server stopped while processing this action; it may have taken effect",
-                id=action_id,
-            )
-        timeout = _timeout(frame.header.get("timeout"), self.config)
-        self.executed += 1
-        try:
-            async with asyncio.timeout(timeout):
-                result = processor.handler(action, caller)
-                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                    result = await result
-            replies = _as_tuples(result)
-            reply = encode_frame(
-                {"t": "reply", "id": action_id},
-                self.registry.encode(replies),
-                compress_over=self.config.compress_over,
-            )
-        except ActionError as exc:
-            reply = error_frame(exc.code, exc.message, id=action_id)
-        except TimeoutError:
-            reply = error_frame("timeout", f"the processor took over {timeout:g} s", id=action_id)
-        except Exception as exc:  # isolation boundary: one plugin's action processor
-            log.exception("processing %s %s failed", frame.header.get("key"), action_id)
-            reply = error_frame(
-                "failed", f"the processor raised {type(exc).__name__}", id=action_id
-            )
-        await self.journal.complete(action_id, reply)
-        return reply
+        return error_frame(
+            "indeterminate",
+            "the server stopped while processing this action; it may have taken effect",
+            id=action_id,
+        )
+
+    def _settle(self, action_id: str, outcome: bytes | BaseException) -> None:
+        _, joiners = self._running.pop(action_id, (0, []))
+        for joined in joiners:
+            if joined.done():
+                continue
+            if isinstance(outcome, bytes):
+                joined.set_result(outcome)
+            else:
+                joined.set_exception(outcome)
+                joined.exception()  # retrieved: the joiner gets it, nobody else must
 
 
 # -- clients, agents, workers -------------------------------------------------
@@ -708,9 +781,23 @@ class ServerVortex(_VortexBase):
 
 @dataclass(eq=False)
 class _Pending:
-    frame: bytes
-    deadline: float
-    future: asyncio.Future[Frame]
+    frame: bytes  # as sent upstream (and again after a reconnect)
+    deadline: float  # loop time past which no one waits
+    waiters: list[_Waiter]
+
+
+#: Where an action's answer goes: called with its ``reply`` or ``err`` frame.
+ReplyTo = Callable[[bytes], Coroutine[Any, Any, None]]
+
+
+class _Waiter:
+    __slots__ = ("action_id", "deadline", "reply_to", "wait")
+
+    def __init__(self, reply_to: ReplyTo, action_id: str, wait: float, deadline: float) -> None:
+        self.reply_to = reply_to
+        self.action_id = action_id
+        self.wait = wait
+        self.deadline = deadline
 
 
 class UpstreamVortex(_VortexBase):
@@ -725,6 +812,9 @@ class UpstreamVortex(_VortexBase):
         self.kind = kind
         self.link: LinkClient | None = None
         self._pending: dict[str, _Pending] = {}
+        # The one timer that answers ``timeout`` to overdue actions (see _expire_overdue).
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_at = math.inf
         self.upstream_frames = 0  # data frames received from the server (tests, bench)
 
     def attach(self, link: LinkClient) -> None:
@@ -737,6 +827,12 @@ class UpstreamVortex(_VortexBase):
 
     def handle_actions(self, key: str, handler: ActionHandler, *, anonymous: bool = False) -> None:
         raise VortexError(f"actions are processed on the server; {self.kind} cannot handle {key}")
+
+    async def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        await super().close()
 
     async def link_up(self) -> None:
         """The link (re)connected: restore every subscription and resend every action.
@@ -756,7 +852,7 @@ class UpstreamVortex(_VortexBase):
                 await self._send({"t": "sub", **sub.routing()})
             for user in list(sub.waiting):
                 await self._send_browser_sub(sub, user)
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()
         for action_id, pending in list(self._pending.items()):
             if pending.deadline <= now:
                 continue
@@ -869,9 +965,95 @@ class UpstreamVortex(_VortexBase):
             await self._fail_sub(sub, str(message.get("code")), str(message.get("msg")))
 
     async def _on_reply(self, message: Message) -> None:
+        frame = message.frame
         pending = self._pending.pop(str(message.get("id")), None)
-        if pending is not None and message.frame is not None and not pending.future.done():
-            pending.future.set_result(message.frame)
+        if pending is None or frame is None:
+            return
+        for waiter in pending.waiters:
+            await waiter.reply_to(frame.data)
+
+    async def send_action(
+        self,
+        frame: Frame,
+        reply_to: ReplyTo,
+        *,
+        user: str | None,
+        browser: bool,
+        timeout: float | None = None,  # noqa: ASYNC109 - it travels with the action
+    ) -> None:
+        """Send a browser's (or a local plugin's) action upstream; its answer goes to ``reply_to``.
+
+        The action is resent after every reconnect until answered; past its
+        timeout ``reply_to`` gets an ``err`` frame with code ``timeout``.
+        Nothing waits here for the answer: a relay needs no task per action.
+        """
+        header = frame.header
+        action_id = header.get("id")
+        if not isinstance(action_id, str) or not 0 < len(action_id) <= MAX_ACTION_ID:
+            await reply_to(
+                error_frame("malformed", f"an action needs an id of 1-{MAX_ACTION_ID} chars")
+            )
+            return
+        wait = _timeout(header.get("timeout") if timeout is None else timeout, self.config)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        pending = self._pending.get(action_id)
+        new = pending is None
+        if pending is None:
+            # The header gains who it is for; the body travels as it came.
+            routed = dict(header)
+            routed.pop("user", None)
+            routed["timeout"] = wait
+            routed["browser"] = browser
+            if user is not None:
+                routed["user"] = user
+            out = encode_frame(routed, frame.body, flags=frame.flags)
+            pending = self._pending[action_id] = _Pending(out, deadline, [])
+        else:
+            pending.deadline = max(pending.deadline, deadline)
+        pending.waiters.append(_Waiter(reply_to, action_id, wait, deadline))
+        if deadline < self._sweep_at:
+            self._sweep_at = deadline
+            if self._sweep is not None:
+                self._sweep.cancel()
+            self._sweep = loop.call_at(deadline, self._expire_overdue)
+        link = self.link
+        if new and link is not None and link.connected.is_set():  # else sent by link_up()
+            try:
+                await link.send_frame(pending.frame)
+            except LinkDown as exc:
+                log.debug("action %s waits for the link: %s", action_id, exc)
+
+    def _expire_overdue(self) -> None:
+        """Answer ``timeout`` to every waiter past its deadline; wake up again at the next one.
+
+        One timer for all actions in flight, set to the earliest deadline
+        (with equal timeouts, a new action never moves it): no timer to make
+        and cancel per action.
+        """
+        self._sweep = None
+        self._sweep_at = math.inf
+        loop = asyncio.get_running_loop()
+        now = loop.time() + _TIMER_SLACK
+        upcoming = math.inf
+        for action_id, pending in list(self._pending.items()):
+            for waiter in list(pending.waiters):
+                if waiter.deadline > now:
+                    upcoming = min(upcoming, waiter.deadline)
+                    continue
+                pending.waiters.remove(waiter)
+                frame = error_frame(
+                    "timeout",
+                    f"no answer within {waiter.wait:g} s; it may still run:"
+                    " resend with the same id",
+                    id=action_id,
+                )
+                self._spawn(waiter.reply_to(frame), f"timeout of action {action_id}")
+            if not pending.waiters:
+                del self._pending[action_id]
+        if upcoming < math.inf:
+            self._sweep_at = upcoming
+            self._sweep = loop.call_at(upcoming, self._expire_overdue)
 
     async def forward_action(
         self,
@@ -881,40 +1063,15 @@ class UpstreamVortex(_VortexBase):
         browser: bool,
         timeout: float | None = None,  # noqa: ASYNC109 - it travels with the action
     ) -> bytes:
-        """Send a browser's (or a local plugin's) action upstream; the reply or error frame.
+        """:meth:`send_action`, waiting for the reply or error frame."""
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
-        The action is resent after every reconnect until answered; past its
-        timeout the answer is an ``err`` frame with code ``timeout``.
-        """
-        header = frame.header
-        action_id = header.get("id")
-        if not isinstance(action_id, str) or not 0 < len(action_id) <= MAX_ACTION_ID:
-            return error_frame("malformed", f"an action needs an id of 1-{MAX_ACTION_ID} chars")
-        wait = _timeout(header.get("timeout") if timeout is None else timeout, self.config)
-        pending = self._pending.get(action_id)
-        if pending is None:
-            routed = {k: v for k, v in header.items() if k not in ("user", "browser")}
-            routed.update(timeout=wait, browser=browser)
-            if user is not None:
-                routed["user"] = user
-            out = encode_frame(routed, frame.body, flags=frame.flags)
-            pending = _Pending(
-                out, time.monotonic() + wait, asyncio.get_running_loop().create_future()
-            )
-            self._pending[action_id] = pending
-            await self._send_frame(out, f"action {action_id}")
-        try:
-            async with asyncio.timeout(wait):
-                reply = await asyncio.shield(pending.future)
-        except TimeoutError:
-            if self._pending.get(action_id) is pending and pending.deadline <= time.monotonic():
-                del self._pending[action_id]
-            return error_frame(
-                "timeout",
-                f"no answer within {wait:g} s; it may still run: resend with the same id",
-                id=action_id,
-            )
-        return reply.data
+        async def reply_to(data: bytes) -> None:
+            if not answer.done():
+                answer.set_result(data)
+
+        await self.send_action(frame, reply_to, user=user, browser=browser, timeout=timeout)
+        return await answer
 
     async def action(
         self,
@@ -936,6 +1093,17 @@ class UpstreamVortex(_VortexBase):
         if reply.header.get("code") == "timeout" and reply.type == "err":
             raise ActionTimeout(action_id, wait)
         return _reply_tuples(self.registry, reply, self.config)
+
+
+def _sender(caller: Caller) -> bytes:
+    """Who an action is from, for its fingerprint: a browser user, or a service."""
+    if caller.via_browser:
+        return b"browser\0" + (caller.user or "").encode()
+    return f"service\0{caller.service_kind}\0{caller.service_name}".encode()
+
+
+async def _wait_for(joined: asyncio.Future[bytes]) -> bytes:
+    return await joined
 
 
 def _timeout(value: Any, config: VortexConfig) -> float:

@@ -8,9 +8,10 @@ The peer always dials out (``GET /link`` on the exchange port, with
 ``"t"`` is the message type, and an optional body; a JSON object in a text
 or binary message is accepted too (it is read as a header without a body).
 The first message a peer sends is ``hello`` naming its kind, name and what
-it runs. Both ends send WebSocket pings (aiohttp's heartbeat) and drop
-a peer that stops answering; the dialling end reconnects with capped
-exponential backoff and full jitter, and says ``hello`` again.
+it runs. Both ends ping a quiet peer (WebSocket pings, with one timer
+rather than aiohttp's callback per message) and drop one that stops
+answering; the dialling end reconnects with capped exponential backoff and
+full jitter, and says ``hello`` again.
 
 Higher layers (status, and the vortex tuples/observables/actions) register a
 handler per message type on either end.
@@ -37,6 +38,8 @@ __all__ = [
     "DEFAULT_HEARTBEAT",
     "LINK_PATH",
     "Backoff",
+    "Beat",
+    "Heartbeat",
     "LinkClient",
     "LinkDown",
     "LinkServer",
@@ -88,6 +91,140 @@ class Peer:
         await self.ws.send_bytes(encode_frame(message, body))
 
 
+class Beat:
+    """One socket watched by a :class:`Heartbeat`; its reader sets ``quiet = 0`` per message."""
+
+    __slots__ = ("quiet", "transport", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+        self.ws = ws
+        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        self.quiet = 0
+
+
+class Heartbeat:
+    """Liveness of many server-side WebSockets with one timer for all of them.
+
+    aiohttp's own heartbeat keeps a timer per socket and schedules a callback
+    for every message received; with thousands of browser sockets and a
+    callback per action, both add up. Here, every ``interval / 2`` seconds
+    each watched socket's quiet count goes up by one, and any message from
+    its peer (pongs included: readers use ``autoping=False`` and answer pings
+    themselves) sets it back to 0. Quiet for ``interval``: pinged. Quiet for
+    1.5 x ``interval``: aborted, so a dead peer is dropped within 1.5 x
+    ``interval``, as with aiohttp's heartbeat. Must be used in the event loop.
+    """
+
+    def __init__(self, interval: float, name: str) -> None:
+        self.interval = interval
+        self.name = name
+        self._beats: dict[Beat, None] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> Beat:
+        beat = Beat(ws, transport)
+        self._beats[beat] = None
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"heartbeat of {self.name}"
+            )
+        return beat
+
+    def forget(self, beat: Beat) -> None:
+        self._beats.pop(beat, None)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def _run(self) -> None:
+        try:
+            while self._beats:
+                await asyncio.sleep(self.interval / 2)
+                for beat in list(self._beats):
+                    beat.quiet += 1
+                    if beat.quiet >= 3:
+                        self._drop(beat)
+                    elif beat.quiet == 2:
+                        await self._ping(beat)
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    def _drop(self, beat: Beat) -> None:
+        self.forget(beat)
+        log.info("%s: a peer did not answer pings for %g s; dropping it", self.name, self.interval)
+        if beat.transport is not None:
+            beat.transport.abort()
+
+    @staticmethod
+    async def _ping(beat: Beat) -> None:
+        t = beat.transport
+        # Only when the ping goes out at once: a peer that does not read must
+        # not hold up the pings of the others (it is dropped when quiet).
+        if (
+            t is None
+            or t.is_closing()
+            or t.get_write_buffer_size() >= t.get_write_buffer_limits()[1]
+        ):
+            return
+        try:
+            await beat.ws.ping()
+        except (ConnectionError, RuntimeError):
+            return
+
+
+class _Silence:
+    """Liveness of a :class:`LinkClient`'s socket, on the rules of :class:`Heartbeat`.
+
+    aiohttp's client heartbeat schedules a callback for every message
+    received (to move its ping timer); here one timer ticks every
+    ``interval / 2`` seconds, the reader sets ``quiet = 0`` per message
+    (pongs included: the socket uses ``autoping=False``), a socket quiet for
+    ``interval`` is pinged, and one quiet for 1.5 x ``interval`` is given up:
+    ``expire`` (the reader's ``asyncio.timeout``) fires, and the link
+    reconnects.
+    """
+
+    __slots__ = ("_expire", "_interval", "_ping", "_timer", "_ws", "quiet")
+
+    def __init__(
+        self, ws: aiohttp.ClientWebSocketResponse, interval: float, expire: asyncio.Timeout
+    ) -> None:
+        self.quiet = 0
+        self._ws = ws
+        self._interval = interval
+        self._expire = expire
+        self._ping: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(interval / 2, self._tick)
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.quiet += 1
+        if self.quiet >= 3:
+            log.warning("the server did not answer pings for %g s", self._interval)
+            self._expire.reschedule(loop.time())
+            return
+        if self.quiet == 2 and self._ping is None:
+            self._ping = loop.create_task(self._send_ping(), name="link ping")
+        self._timer = loop.call_later(self._interval / 2, self._tick)
+
+    async def _send_ping(self) -> None:
+        try:
+            await self._ws.ping()
+        except (ConnectionError, RuntimeError):
+            pass  # the link is going down: the reader sees that
+        finally:
+            self._ping = None
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._ping is not None:
+            self._ping.cancel()
+
+
 ServerHandler = Callable[[Peer, Message], Awaitable[None] | None]
 PeerCallback = Callable[[Peer], Awaitable[None] | None]
 
@@ -106,10 +243,10 @@ class LinkServer:
     ) -> None:
         self._verify = verify
         self._max_frame = max_frame
-        self._heartbeat = heartbeat
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._handlers: dict[str, ServerHandler] = {}
+        self._liveness = Heartbeat(heartbeat, "the service links")
         self.peers: dict[tuple[str, str], Peer] = {}
 
     def on(self, message_type: str, handler: ServerHandler) -> None:
@@ -120,6 +257,7 @@ class LinkServer:
         """Close every peer's socket (they will reconnect to whoever serves next)."""
         for peer in list(self.peers.values()):
             await peer.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
+        await self._liveness.close()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         remote = request.remote or "?"
@@ -134,7 +272,8 @@ class LinkServer:
                 text="a valid service token is required",
                 headers={"WWW-Authenticate": 'Bearer realm="peek-link"'},
             )
-        ws = web.WebSocketResponse(heartbeat=self._heartbeat, autoping=True)
+        # Pings: self._liveness, for all peers at once (answered below).
+        ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         peer = await self._greet(ws, info, remote, request.transport)
         if peer is None:
@@ -145,12 +284,22 @@ class LinkServer:
             await old.ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"replaced")
         self.peers[peer.key] = peer
         log.info("%s %s connected from %s", peer.kind, peer.name, remote)
+        beat = self._liveness.watch(ws, request.transport)
         try:
             await _maybe_await(self._on_connect, peer)
             async for msg in ws:
+                beat.quiet = 0
                 if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                    await self._dispatch(peer, msg.data)
+                    pending = self._dispatch(peer, msg.data)
+                    if pending is not None:
+                        try:
+                            await pending
+                        except Exception:  # isolation boundary: one message
+                            log.exception("handling a message from %s %s failed", *peer.key)
+                elif msg.type is aiohttp.WSMsgType.PING:
+                    await ws.pong(msg.data)
         finally:
+            self._liveness.forget(beat)
             if self.peers.get(peer.key) is peer:
                 del self.peers[peer.key]
                 log.info("%s %s disconnected", peer.kind, peer.name)
@@ -195,22 +344,27 @@ class LinkServer:
             transport=transport,
         )
 
-    async def _dispatch(self, peer: Peer, data: str | bytes) -> None:
+    def _dispatch(self, peer: Peer, data: str | bytes) -> Awaitable[None] | None:
+        """Hand one message to its handler; what ``handle`` awaits for it, if anything.
+
+        Not a coroutine itself: one coroutine less per message on the hot path.
+        """
         try:
             message = _decode(data, self._max_frame)
         except FrameError as exc:
             log.warning("dropped a message from %s %s: %s", peer.kind, peer.name, exc)
-            return
-        handler = self._handlers.get(str(message.get("t")))
+            return None
+        handler = self._handlers.get(message["t"])
         if handler is None:
             log.warning(
                 "no handler for message type %r from %s %s", message.get("t"), peer.kind, peer.name
             )
-            return
+            return None
         try:
-            await _maybe_await(handler, peer, message)
+            return handler(peer, message)
         except Exception:  # isolation boundary: one message
             log.exception("handling %r from %s %s failed", message.get("t"), peer.kind, peer.name)
+            return None
 
 
 @dataclass
@@ -295,8 +449,13 @@ class LinkClient:
         async with aiohttp.ClientSession() as session:
             while not self._closing:
                 try:
+                    # Pings: _Silence (answered in _serve). A close handshake
+                    # with a server that stopped answering waits this long.
                     async with session.ws_connect(
-                        self.url, headers=headers, heartbeat=self._heartbeat, autoping=True
+                        self.url,
+                        headers=headers,
+                        autoping=False,
+                        timeout=aiohttp.ClientWSTimeout(ws_close=self._heartbeat / 2),
                     ) as ws:
                         await self._serve(ws)
                 except aiohttp.WSServerHandshakeError as exc:
@@ -322,30 +481,42 @@ class LinkClient:
         self._backoff.reset()
         self.connected.set()
         log.info("link to %s is up", self.url)
-        await _maybe_await(self._on_connect)
-        async for msg in ws:
-            if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                continue
+        async with asyncio.timeout(None) as expire:
+            silence = _Silence(ws, self._heartbeat, expire)
             try:
-                message = _decode(msg.data, self._max_frame)
-            except FrameError as exc:
-                log.warning("dropped a message from the server: %s", exc)
-                continue
-            handler = self._handlers.get(str(message.get("t")))
-            if handler is None:
-                log.warning("no handler for message type %r from the server", message.get("t"))
-                continue
-            try:
-                await _maybe_await(handler, message)
-            except Exception:  # isolation boundary: one message
-                log.exception("handling %r from the server failed", message.get("t"))
+                await _maybe_await(self._on_connect)
+                async for msg in ws:
+                    silence.quiet = 0
+                    if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                        if msg.type is aiohttp.WSMsgType.PING:
+                            await ws.pong(msg.data)
+                        continue
+                    try:
+                        message = _decode(msg.data, self._max_frame)
+                    except FrameError as exc:
+                        log.warning("dropped a message from the server: %s", exc)
+                        continue
+                    handler = self._handlers.get(message["t"])
+                    if handler is None:
+                        log.warning(
+                            "no handler for message type %r from the server", message.get("t")
+                        )
+                        continue
+                    try:
+                        result = handler(message)
+                        if result is not None:
+                            await result
+                    except Exception:  # isolation boundary: one message
+                        log.exception("handling %r from the server failed", message.get("t"))
+            finally:
+                silence.stop()
         if not self._closing:
             log.warning("link to %s closed (code %s)", self.url, ws.close_code)
 
 
 def _decode(data: str | bytes, max_frame: int) -> Message:
     """A frame, or a JSON object, as a :class:`Message`; FrameError if it is neither."""
-    if isinstance(data, bytes) and data[:1] == bytes((MAGIC,)):
+    if isinstance(data, bytes) and data and data[0] == MAGIC:
         frame = decode_frame(data, max_frame)
         return Message(frame.header, frame)
     if len(data) > max_frame:

@@ -51,7 +51,7 @@ class Outbox:
         name: str,
         send: Callable[[bytes], Awaitable[None]],
         transport: asyncio.BaseTransport | None,
-        abort: Callable[[str], None],
+        abort: Callable[[str], None] | None = None,
         *,
         max_queued: int = DEFAULT_MAX_QUEUED,
         stall_timeout: float = DEFAULT_STALL_TIMEOUT,
@@ -60,6 +60,7 @@ class Outbox:
         self._send = send
         self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self._high = self._transport.get_write_buffer_limits()[1] if self._transport else 0
+        # None: abort the transport (no closure per connection: there may be thousands).
         self._abort = abort
         self._backlog: OrderedDict[Hashable, bytes] = OrderedDict()
         self._writer: asyncio.Task[None] | None = None
@@ -71,16 +72,6 @@ class Outbox:
     def queued(self) -> int:
         return len(self._backlog)
 
-    def _keeps_up(self, size: int) -> bool:
-        # aiohttp's send waits for the peer once a write takes the transport
-        # past its high-water mark; a frame that fits below it is sent at once.
-        t = self._transport
-        return (
-            t is not None
-            and not t.is_closing()
-            and t.get_write_buffer_size() + size + _FRAME_OVERHEAD < self._high
-        )
-
     async def push(self, frame: bytes, coalesce: Hashable | None = None) -> None:
         """Send ``frame`` now, or queue it; ``coalesce`` names what a newer frame replaces.
 
@@ -88,7 +79,17 @@ class Outbox:
         """
         if self.closed:
             return
-        if not self._backlog and self._writer is None and self._keeps_up(len(frame)):
+        # Straight out if the socket keeps up: aiohttp's send waits for the
+        # peer once a write takes the transport past its high-water mark, and
+        # a frame that fits below it is sent at once.
+        t = self._transport
+        if (
+            not self._backlog
+            and self._writer is None
+            and t is not None
+            and not t.is_closing()
+            and t.get_write_buffer_size() + len(frame) + _FRAME_OVERHEAD < self._high
+        ):
             try:
                 await self._send(frame)
             except (ConnectionError, RuntimeError) as exc:
@@ -126,7 +127,10 @@ class Outbox:
             return
         log.warning("dropping %s: %s", self.name, reason)
         self.close()
-        self._abort(reason)
+        if self._abort is not None:
+            self._abort(reason)
+        elif self._transport is not None:
+            self._transport.abort()
 
     def close(self) -> None:
         """Forget what waits and stop the writer (the connection is going away)."""
