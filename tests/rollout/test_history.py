@@ -3,6 +3,9 @@ and :mod:`peek.rollout.restart`'s record of who takes part (SQLite)."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +86,29 @@ def test_a_revert_through_a_restart_keeps_the_reasons_and_the_schema(
     assert record is not None
     assert record.problems == ("server: the probe failed",)
     assert record.state is GenerationState.PREPARED
+
+
+def test_a_change_waits_for_another_writer_of_the_database_instead_of_failing(
+    history: GenerationHistory, tmp_path: Path
+) -> None:
+    history.commit(2)
+    other = sqlite3.connect(tmp_path / "peek.sqlite", isolation_level=None)
+    other.execute("BEGIN")
+    other.execute(
+        "INSERT INTO known_service (kind, name, last_seen) VALUES ('agent', 'a', '2026-01-01')"
+    )
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        succeeding = pool.submit(history.succeed, 2)
+        # Let it start its transaction while the other connection still holds the lock:
+        # had it read first, the other's commit would leave it a stale snapshot to write from.
+        time.sleep(0.3)
+        other.execute("COMMIT")
+        succeeding.result()
+    other.close()
+
+    assert history.pointer().active == 2
+    record = history.get(2)
+    assert record is not None and record.state is GenerationState.ACTIVE
 
 
 def test_the_restart_record_round_trips(tmp_path: Path) -> None:

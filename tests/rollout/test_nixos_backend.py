@@ -757,3 +757,31 @@ def test_recovery_forgets_a_request_left_before_a_reboot(host: Host, wheels: Whe
     host.backend.recover()
 
     assert host.backend.interrupted() is None
+
+
+def test_a_service_that_stops_while_waiting_for_root_gives_up_at_once_leaving_the_request(
+    host: Host, wheels: Wheels
+) -> None:
+    host.backend.prepare(generation(1, wheels.weather), host.fetch)
+    host.oneshot.stop.set()  # root takes nothing: the wait would last its whole timeout
+    failures: list[BaseException] = []
+
+    def switch() -> None:
+        try:
+            host.backend.switch(1)
+        except BaseException as exc:  # handed to the test thread
+            failures.append(exc)
+
+    waiting = threading.Thread(target=switch)
+    waiting.start()
+    while not (host.data_dir / "rebuild" / REQUEST_FILE).exists():
+        time.sleep(0.01)
+    host.backend.stop_waiting()
+    waiting.join(CHILD_TIMEOUT)
+
+    assert not waiting.is_alive()
+    [failure] = failures
+    assert isinstance(failure, BackendError) and "stopped while waiting for root" in str(failure)
+    left = host.backend.interrupted()
+    assert left is not None and (left.action, left.generation) == ("switch", 1)
+    assert (host.data_dir / "rebuild" / REQUEST_FILE).exists(), "still for root to take"

@@ -139,14 +139,9 @@ def _upload(args: argparse.Namespace, config: PeekConfig) -> int:
 def _rollback(args: argparse.Namespace, config: PeekConfig) -> int:
     number = args.generation
     if number is None:
-        try:
-            status, body = asyncio.run(_call(config, "GET", "/api/generations"))
-        except _Unreachable as exc:
-            _err(str(exc))
-            return EXIT_UNREACHABLE
-        if status != 200:
-            _err(f"the server answered HTTP {status}: {_message(body)}")
-            return EXIT_UNREACHABLE
+        body = _ask(config, "GET", "/api/generations")
+        if isinstance(body, int):
+            return body
         number = _previous(body["generations"])
         if number is None:
             _err("no earlier generation was ever active; nothing to go back to")
@@ -159,17 +154,9 @@ def _remove(args: argparse.Namespace, config: PeekConfig) -> int:
 
 
 def _prune(args: argparse.Namespace, config: PeekConfig) -> int:
-    try:
-        status, body = asyncio.run(_call(config, "POST", "/api/generations/prune"))
-    except _Unreachable as exc:
-        _err(str(exc))
-        return EXIT_UNREACHABLE
-    if status in (401, 403):
-        _err(f"the server refused the admin credential: {_message(body)}")
-        return EXIT_UNREACHABLE
-    if status != 200:
-        _err(f"refused: {_message(body)}")
-        return EXIT_REFUSED
+    body = _ask(config, "POST", "/api/generations/prune")
+    if isinstance(body, int):
+        return body
     if args.json:
         _out(json.dumps(body, indent=2))
         return 0
@@ -185,31 +172,18 @@ def _forget(args: argparse.Namespace, config: PeekConfig) -> int:
     path = f"/api/services/{quote(args.name, safe='')}"
     if args.kind:
         path += "?" + urlencode({"kind": args.kind})
-    try:
-        status, body = asyncio.run(_call(config, "DELETE", path))
-    except _Unreachable as exc:
-        _err(str(exc))
-        return EXIT_UNREACHABLE
-    if status in (401, 403):
-        _err(f"the server refused the admin credential: {_message(body)}")
-        return EXIT_UNREACHABLE
-    if status != 200:
-        _err(f"refused: {_message(body)}")
-        return EXIT_REFUSED
+    body = _ask(config, "DELETE", path)
+    if isinstance(body, int):
+        return body
     gone = body["forgotten"]
     _out(f"forgot {gone['kind']} {gone['name']}; it registers again when it reconnects")
     return 0
 
 
 def _generations(args: argparse.Namespace, config: PeekConfig) -> int:
-    try:
-        status, body = asyncio.run(_call(config, "GET", "/api/generations"))
-    except _Unreachable as exc:
-        _err(str(exc))
-        return EXIT_UNREACHABLE
-    if status != 200:
-        _err(f"the server answered HTTP {status}: {_message(body)}")
-        return EXIT_UNREACHABLE
+    body = _ask(config, "GET", "/api/generations")
+    if isinstance(body, int):
+        return body
     if args.json:
         _out(json.dumps(body, indent=2))
         return 0
@@ -232,6 +206,23 @@ def _generations(args: argparse.Namespace, config: PeekConfig) -> int:
         )
     _out(_table(rows))
     return 0
+
+
+def _ask(config: PeekConfig, method: str, path: str) -> dict[str, Any] | int:
+    """The JSON body of the admin API's 200 answer, or, having said why not, the exit code."""
+    try:
+        status, body = asyncio.run(_call(config, method, path))
+    except _Unreachable as exc:
+        _err(str(exc))
+        return EXIT_UNREACHABLE
+    if status in (401, 403):
+        _err(f"the server refused the admin credential: {_message(body)}")
+        return EXIT_UNREACHABLE
+    if status != 200:
+        _err(f"refused: {_message(body)}")
+        return EXIT_REFUSED
+    answer: dict[str, Any] = body
+    return answer
 
 
 def _previous(generations: list[dict[str, Any]]) -> int | None:

@@ -6,7 +6,8 @@ For a proposed generation the :class:`RolloutCoordinator` (one per server):
 2. asks every connected service over its link to prepare it
    (``rollout.prepare``) and prepares it itself; each answers
    ``rollout.ready`` (or why not) within ``prepare_timeout``. A service that
-   is down (it was connected once and is gone), disconnects, refuses or does
+   is down (it was connected once, even before a server restart, and is
+   gone: ``down_services``), disconnects, refuses or does
    not answer in time aborts the rollout everywhere (``rollout.abort``):
    nothing switched, the generation is ``failed`` with the reasons;
 3. commits: the database's pointer moves to the new generation (phase
@@ -15,7 +16,9 @@ For a proposed generation the :class:`RolloutCoordinator` (one per server):
 4. waits ``health_timeout`` for every service's ``rollout.health`` (every
    plugin of the generation that runs there started). A service that
    restarts into the generation (``rollout.progress`` step ``restarting``)
-   reports health in its ``hello`` when it is back;
+   reports health in its ``hello`` when it is back (on NixOS, where root's
+   switch restarted it, a ``rollout.health`` once root answered: root's
+   failure is that service's, ``running`` the generation root left it on);
 5. marks it ``active``, or, if any service failed, reverts everyone to the
    previous generation (``rollout.revert``; the server undoes the failed
    generation's schema changes) and marks it ``failed`` with the reasons.
@@ -578,8 +581,10 @@ class RolloutCoordinator:
 
     def _on_health(self, peer: Peer, message: Message) -> None:
         number = message.get("gen")
-        if isinstance(number, int):
-            self.generations[peer.key] = number
+        # ``running`` differs from ``gen`` when root switched a NixOS host back from it.
+        running = message.get("running", number)
+        if isinstance(running, int):
+            self.generations[peer.key] = running
         health = Health.from_json(message.get("health"))
         found = self._member(peer, message)
         if found is None or health is None:

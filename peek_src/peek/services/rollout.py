@@ -63,7 +63,7 @@ from peek.rollout.generations import (
     changed_plugins,
 )
 from peek.rollout.history import GenerationHistory, GenerationRecord
-from peek.rollout.participant import RESTART, RESTART_EXIT_CODE, Health, Participant
+from peek.rollout.participant import RESTART, RESTART_EXIT_CODE, Health, Participant, Restart
 from peek.rollout.prune import PruneResult, generations_to_keep, prune_host
 from peek.rollout.restart import RESTART_FILE, PendingRestart
 from peek.rollout.signing import SignaturePolicy
@@ -305,6 +305,52 @@ class SystemParticipant(Participant):
             return []
         return sorted(changed_plugins(old, generation)) or ["the system's plugin set"]
 
+    # Root's switch or rollback restarts this service while it waits for the answer:
+    # "restarting" goes out first, so the coordinator expects the link to drop.
+
+    async def switch(self, generation: Generation) -> Health | Restart:
+        await self._announce(generation)
+        return await super().switch(generation)
+
+    async def revert(self, to: Generation, leaving: Generation | None) -> Health | Restart:
+        # Root is asked only if its system is not already ``to``'s (see rollback).
+        if await self._blocking(self.backend.active) != to.number:
+            await self._announce(to)
+        return await super().revert(to, leaving)
+
+    async def converge(self, generation: Generation) -> Health | Restart:
+        running = self.applier.running()
+        if running is not None and running.digest() == generation.digest():
+            return Health(True)
+        await self.prepare(generation)
+        await self._announce(generation)
+        await self._blocking(self.backend.switch, generation.number)
+        return await self._run(generation, None)
+
+    async def _run(self, generation: Generation, leaving: Generation | None) -> Health | Restart:
+        if self.restart_needed(generation):
+            return await super()._run(generation, leaving)
+        # The system's environment has this plugin set already (root left this host
+        # on it, or it never changed): nothing to swap in-process, and no plugin
+        # directories of a generation to activate (the plain backend's layout).
+        n = generation.number
+        if isinstance(self.applier, HostApplier):
+            self.applier.system = generation
+            health = self.applier.health(generation)
+        else:
+            health = Health(True)
+        await self.report("switched", n, None)
+        await self.report(
+            "healthy" if health.ok else "unhealthy", n, "; ".join(health.problems) or None
+        )
+        return health
+
+    async def _announce(self, generation: Generation) -> None:
+        restart = self.restart_needed(generation)
+        if restart:
+            detail = "root's switch restarts this service: " + ", ".join(restart)
+            await self.report("restarting", generation.number, detail)
+
 
 def participant(
     kind: ServiceKind,
@@ -329,6 +375,28 @@ def _outcome(left: Interrupted) -> str:
     if left.failure is not None:
         return f"failed: {left.failure.reason}"
     return "done" if left.answered else "still running"
+
+
+async def root_answer(backend: NixosHostBackend, left: Interrupted) -> list[str]:
+    """After root's switch or rollback ``left`` restarted this service: wait for root's
+    answer (its health wait covers every Peek unit of the host and ends with the new boot
+    default), up to the switch timeout, and forget the request. What went wrong (nothing:
+    root completed it); a switch root undid says it switched the host back, and why."""
+    try:
+        answered = await _blocking(backend.wait_interrupted, backend.rebuild_timeout)
+    except RebuildTimeout as exc:
+        return [str(exc)]
+    if answered is None or answered.request_id != left.request_id:
+        return []
+    log.info(
+        "root's %s of plugin generation %d: %s", left.action, left.generation, _outcome(answered)
+    )
+    await _blocking(backend.forget_interrupted, answered.request_id)
+    if answered.failure is None:
+        return []
+    if answered.action == "switch":
+        return [f"root switched this host back: {answered.failure.reason}"]
+    return [str(answered.failure)]
 
 
 # -- client, agent, worker -----------------------------------------------------------------
@@ -371,6 +439,11 @@ class UpstreamRollout:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._progress_at: dict[str, float] = {}
         self._reporting: int | None = None
+        # NixOS: root's switch or rollback that restarted this service, until root
+        # answered (no health is reported meanwhile), and the switches root failed, by
+        # generation: a converge to one of those is not asked of root again.
+        self._left: Interrupted | None = None
+        self._root_failed: dict[int, tuple[str, ...]] = {}
 
     def recover(self) -> None:
         """Blocking: clean what an interrupted prepare or switch left (before plugins load)."""
@@ -380,7 +453,10 @@ class UpstreamRollout:
             # runs (the server learns it from the hello), root's answer says how it went.
             self.applier.system = system_generation(self.config, self.backend)
             left = self.backend.interrupted()
-            if left is not None and left.answered:
+            if left is not None and left.action != "build":
+                # Reported once the plugins started, before any health (see attach).
+                self._left = left
+            elif left is not None and left.answered:
                 log.info(
                     "the %s of plugin generation %d asked for before the restart: %s",
                     left.action,
@@ -401,16 +477,54 @@ class UpstreamRollout:
             ("rollout.prune", self._prune),
         ):
             link.on(kind, functools.partial(self._spawn, handler))
+        if self._left is not None:
+            # Started before the link runs: it holds the participant's lock before any
+            # step the server asks for can take it, and until root answered.
+            left = self._left
+            task = self._loop.create_task(
+                self._report_after_root(left), name=f"root's {left.action} to {left.generation}"
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def hello(self) -> dict[str, Any]:
-        """What the ``hello`` says about rollouts: the generation and its health here."""
+        """What the ``hello`` says about rollouts: the generation and its health here
+        (none while root has not answered the switch that restarted this service: the
+        health follows as ``rollout.health`` once it did)."""
         running = self.applier.running()
         return {
             "generation": running.number if running is not None else None,
-            "health": self.applier.health().as_json(),
+            "health": None if self._left is not None else self.applier.health().as_json(),
         }
 
+    async def _report_after_root(self, left: Interrupted) -> None:
+        """The server host's way (see :func:`root_answer`), reported over the link: root's
+        failure as this host's failure of that generation, else the plugins' health."""
+        backend = self.backend
+        assert isinstance(backend, NixosHostBackend)
+        async with self.participant.lock:
+            problems = await root_answer(backend, left)
+            if problems:
+                log.error("plugin generation %d: %s", left.generation, "; ".join(problems))
+                if left.action == "switch":
+                    self._root_failed[left.generation] = tuple(problems)
+                number, health = left.generation, Health(False, tuple(problems))
+            else:
+                running = self.applier.running()
+                number = running.number if running is not None else left.generation
+                health = self.applier.health()
+            self._left = None
+        # A hello from now on carries the health, and a converge to what root failed is
+        # answered with root's reason (_converge). A link coming up meanwhile may have
+        # sent its hello without: once up, it is told.
+        if not await self._send_health(number, health) and self.link is not None:
+            await self.link.connected.wait()
+            await self._send_health(number, health)
+
     async def close(self) -> None:
+        if isinstance(self.backend, NixosHostBackend):
+            # A step waiting for root (in the executor) would hold up the exit.
+            self.backend.stop_waiting()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -427,13 +541,15 @@ class UpstreamRollout:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, message: dict[str, Any]) -> None:
+    async def _send(self, message: dict[str, Any]) -> bool:
         if self.link is None:
-            return
+            return False
         try:
             await self.link.send(message)
         except LinkDown as exc:
             log.warning("cannot tell the server %s: %s", message.get("t"), exc)
+            return False
+        return True
 
     async def _report(self, step: str, number: int, detail: str | None) -> None:
         await self._send({"t": "rollout.progress", "gen": number, "step": step, "detail": detail})
@@ -490,6 +606,15 @@ class UpstreamRollout:
         await self._step(message, self.participant.switch)
 
     async def _converge(self, message: Message) -> None:
+        # Under the lock: root's answer, which the lock is held for, is in by then.
+        async with self.participant.lock:
+            failed = self._root_failed.get(message.get("gen"))  # type: ignore[arg-type]
+            if failed is not None:
+                # Root switched this host back from it: asking again fails the same way.
+                number = int(message["gen"])
+                log.warning("not switching to plugin generation %d again: root undid it", number)
+                await self._send_health(number, Health(False, failed))
+                return
         await self._step(message, self.participant.converge)
 
     async def _revert(self, message: Message) -> None:
@@ -528,11 +653,17 @@ class UpstreamRollout:
             return
         assert isinstance(result, Health)
         running = self.applier.running()
-        await self._send(
+        await self._send_health(running.number if running is not None else number, result)
+
+    async def _send_health(self, number: Any, health: Health) -> bool:
+        running = self.applier.running()
+        return await self._send(
             {
                 "t": "rollout.health",
-                "gen": running.number if running is not None else number,
-                "health": result.as_json(),
+                "gen": number,
+                "health": health.as_json(),
+                # Differs from gen when root failed gen and left this host where it was.
+                "running": running.number if running is not None else None,
             }
         )
 
@@ -766,17 +897,7 @@ class ServerRollout:
         return True
 
     async def _report_after_root(self, backend: NixosHostBackend, left: Interrupted) -> None:
-        problems: list[str] = []
-        try:
-            answered = await _blocking(backend.wait_interrupted, backend.rebuild_timeout)
-        except RebuildTimeout as exc:
-            problems.append(str(exc))
-        else:
-            if answered is not None and answered.request_id == left.request_id:
-                log.info("root's switch to generation %d: %s", left.generation, _outcome(answered))
-                if answered.failure is not None:
-                    problems.append(f"root switched this host back: {answered.failure.reason}")
-                await _blocking(backend.forget_interrupted, answered.request_id)
+        problems = await root_answer(backend, left)
         problems += self.applier.health().problems
         self.coordinator.local_started(problems)
 
@@ -1187,6 +1308,8 @@ class ServerRollout:
             )
         self.registry.forget(record.kind, record.name)
         self.coordinator.forget((record.kind, record.name))
+        # Gone from the database too before the answer: a server restart does not bring it back.
+        await self.registry.flush()
         log.warning("forgot the down %s %s: rollouts no longer wait for it", record.kind, name)
         return web.json_response({"forgotten": {"kind": record.kind, "name": record.name}})
 
@@ -1210,6 +1333,9 @@ class ServerRollout:
         return response
 
     async def close(self) -> None:
+        if isinstance(self.backend, NixosHostBackend):
+            # A step waiting for root (in the executor) would hold up the exit.
+            self.backend.stop_waiting()
         for task in list(self._root_tasks):
             task.cancel()
         if self._root_tasks:

@@ -27,6 +27,7 @@ from peek.services.common import (
     install_twisted_reactor,
     mount_plugin_routes,
 )
+from peek.services.known import KnownServiceStore
 from peek.services.registry import ServiceRegistry
 from peek.services.rollout import ServerRollout, restart_process
 from peek.services.webapps import ShellApp, UiCatalog
@@ -96,10 +97,11 @@ class ServerService:
         self.config = config
         self.name = name or default_name("server")
         self.plugins = PluginHost(config, "server", specs)
-        self.registry = ServiceRegistry()
         self.tokens = TokenStore(token_store_path(config))
         # The installation's database; nothing is opened until start.
         self.storage = Storage.from_config(config)
+        # Every service known, kept in the database across restarts (loaded at start).
+        self.registry = ServiceRegistry(KnownServiceStore(self.storage))
         self.link = LinkServer(
             self._verify,
             heartbeat=heartbeat,
@@ -168,6 +170,10 @@ class ServerService:
             ),
             prepare=self._migrate,
         )
+        # The platform schema is at head now; before any service connects, every one
+        # known before is listed (down until it connects), so rollouts wait for it.
+        await loop.run_in_executor(None, self.registry.load)
+        self.registry.open()
 
         await loop.run_in_executor(None, ensure_admin_password, self.config)
         await self.admin_app.load()
@@ -206,6 +212,7 @@ class ServerService:
         if self.rollout is not None:
             await self.rollout.close()
         await self.link.close()
+        await self.registry.close()  # the disconnects just recorded, before storage closes
         await self.plugins.stop()
         self.ui.close()
         await self.admin_browsers.close()

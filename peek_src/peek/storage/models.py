@@ -3,11 +3,26 @@ SQLite file)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 
 from peek.plugin.storage import NAMING_CONVENTION
 
-__all__ = ["metadata", "plugin_generation", "plugin_namespace", "rollout_state"]
+__all__ = [
+    "known_service",
+    "metadata",
+    "plugin_generation",
+    "plugin_namespace",
+    "rollout_state",
+]
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -51,4 +66,21 @@ rollout_state = Table(
     Column("phase", String(16), nullable=True),
     Column("schema_before", Text, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every service the server has known (peek.services.known), kept across server
+# restarts so that one that is down is still listed, and still blocks rollouts,
+# until it reconnects or an administrator forgets it. ``last_seen``: when it
+# last connected or disconnected; ``generation``: the plugin generation it last
+# reported.
+known_service = Table(
+    "known_service",
+    metadata,
+    Column("kind", String(32), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("generation", Integer, nullable=True),
+    Column("version", String(255), nullable=True),
+    Column("remote", String(255), nullable=True),
+    PrimaryKeyConstraint("kind", "name"),
 )

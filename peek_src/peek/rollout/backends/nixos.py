@@ -46,10 +46,13 @@ Three requests, each answered in its own result file:
 
 A switch restarts the Peek units of the host, so the process that asked
 for it is usually stopped while it waits (on the server host, the server
-itself). The request it waits for is kept in ``request_dir/in-flight.json``;
-after the restart :meth:`NixosHostBackend.interrupted` says which request
-was left and, once the oneshot answered, its outcome, so the service can
-continue the rollout instead of losing track of it.
+itself; :meth:`NixosHostBackend.stop_waiting` lets it exit at once). The
+request it waits for is kept in ``request_dir/in-flight.json``; after the
+restart :meth:`NixosHostBackend.interrupted` says which request was left
+and, once the oneshot answered, its outcome, so the service can continue
+the rollout instead of losing track of it. Every service does the same
+with it (``peek.services.rollout.root_answer``): it reports no health for
+the generation until root answered, and root's failure as its own.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -225,6 +229,7 @@ class NixosHostBackend(HostBackend):
         self.services = tuple(services) if services is not None else None
         self.import_timeout = import_timeout
         self._checkpoint = checkpoint or _no_checkpoint
+        self._stopping = threading.Event()
 
     def generation_dir(self, number: int) -> Path:
         return self.generations_root / str(number)
@@ -371,8 +376,21 @@ class NixosHostBackend(HostBackend):
                 raise RebuildTimeout(
                     left.generation, timeout, taken, self._result_path(left.request_id)
                 )
-            time.sleep(_POLL)
+            self._pause(left.generation)
         return left
+
+    def stop_waiting(self) -> None:
+        """Make every wait for root's answer (in other threads) give up now with a
+        :class:`BackendError`, the request left in flight: the service stops (root's
+        switch restarts it, say), and its next process reads the answer. Without this
+        its executor thread would keep it from exiting until the wait timed out."""
+        self._stopping.set()
+
+    def _pause(self, generation: int) -> None:
+        if self._stopping.wait(_POLL):
+            raise BackendError(
+                generation, "the service stopped while waiting for root; it reads the answer next"
+            )
 
     def _may_still_run(self) -> bool:
         """Whether the oneshot may still answer the in-flight request: same boot, and
@@ -522,7 +540,7 @@ class NixosHostBackend(HostBackend):
                 if not taken:
                     self.forget_interrupted(request_id)
                 raise RebuildTimeout(generation, timeout, taken, result_path)
-            time.sleep(_POLL)
+            self._pause(generation)
         self.forget_interrupted(request_id)
         return self._answer(data, result_path, action, generation)
 
@@ -557,6 +575,7 @@ class NixosHostBackend(HostBackend):
             _write_atomically(in_flight, json.dumps(record).encode())
             body = f"id={request_id}\naction={action}\ngeneration={generation}\n"
             _write_atomically(request, body.encode())
+        log.info("asked root: %s plugin generation %d (request %s)", action, generation, request_id)
         return request_id
 
     def _answer(
