@@ -148,12 +148,10 @@ pkgs.testers.runNixOSTest {
   node.pkgsReadOnly = false;
   nodes = lib.mapAttrs node hosts;
 
-  testScript = ''
-    import json
+  testScript =
+    builtins.readFile ./admin_api.py
+    + ''
     import shlex
-    import time
-
-    ADMIN = "http://127.0.0.1:8010"
     PASSWORD = "rollout-vm-test-admin"
     GOOD_WHEELS = "${good}"
     BROKEN_WHEELS = "${broken}"
@@ -161,52 +159,8 @@ pkgs.testers.runNixOSTest {
     BROKEN_REASON = "vm test: vmcheck 0.3.0, broken on purpose"
     HOSTS = {"server": server, "client": client, "agent": agent}
     KINDS = sorted(HOSTS)
-    session = ""
-
-
-    def wait_until(what, check, timeout):
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise Exception(f"not {what} after {timeout} s")
-            time.sleep(5)
-
-
-    def log_in():
-        global session
-        body = json.dumps({"username": "admin", "password": PASSWORD})
-        login = json.loads(server.succeed(
-            "curl -sS --fail-with-body -H 'Content-Type: application/json' "
-            f"-d '{body}' {ADMIN}/vortex/login"
-        ))
-        assert login["user"] == "admin", login
-        session = login["session"]
-
-
-    def answer(method, path, *curl_args):
-        """The JSON answer of one admin API call, or None when there is none: the
-        server restarts during a switch (logging in again once it is back)."""
-        args = " ".join(curl_args)
-        code, out = server.execute(
-            f"curl -sS -w '\n%{{http_code}}' -X {method} -H 'Authorization: Bearer {session}' "
-            f"{args} '{ADMIN}{path}'"
-        )
-        if code != 0:
-            return None
-        body, _, status = out.rpartition("\n")
-        if status == "401":
-            log_in()
-            return None
-        return json.loads(body) if status.startswith("2") else None
-
-
-    def api(method, path, *curl_args):
-        """The JSON answer of an admin API call that must succeed."""
-        for _ in range(2):  # a second time after logging in again
-            result = answer(method, path, *curl_args)
-            if result is not None:
-                return result
-        raise Exception(f"{method} {path} failed")
+    admin = AdminApi(server, PASSWORD)
+    log_in, answer, api = admin.log_in, admin.answer, admin.api
 
 
     def upload(wheels, reason):
