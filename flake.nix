@@ -49,6 +49,10 @@
           peek-full = pkgs.mkPeekEnvironment (
             ps: lib.attrValues (lib.filterAttrs (name: _: lib.hasPrefix "peek-plugin-" name) ps)
           );
+          # The web apps and first-party plugin UI modules built from ui/
+          # (nix/webapps.nix). The wheels ship the committed copies;
+          # checks.<system>.webapps-match-committed keeps the two equal.
+          peek-webapps = pkgs.callPackage ./nix/webapps.nix { };
         }
         // lib.optionalAttrs (pkgs.system == "x86_64-linux") {
           # nixpkgs' make-disk-image through disk-image.nix: peek-appliance.qcow2 (EFI).
@@ -76,6 +80,9 @@
       checks = forAllSystems (
         pkgs:
         self.packages.${pkgs.system}
+        // {
+          webapps-match-committed = self.packages.${pkgs.system}.peek-webapps.matchesCommitted;
+        }
         // lib.optionalAttrs (pkgs.system == "x86_64-linux") {
           topology = import ./vm_tests/topology.nix {
             inherit pkgs;

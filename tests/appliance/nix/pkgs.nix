@@ -123,9 +123,109 @@ let
         };
     in
     valueType;
+
+  # nixpkgs' importNpmLock: every package of a lock becomes a fetch of its
+  # `resolved` URL checked against its `integrity`; a relative `resolved`
+  # (an npm workspace member or file: dependency) is read from npmRoot. A
+  # registry package without `resolved` is refused here: the real one skips
+  # it and `npm ci` then fails offline in the build sandbox.
+  importNpmLock =
+    let
+      fetchModule =
+        npmRoot: path: entry:
+        if !(entry ? resolved) then
+          if lib.hasInfix "node_modules/" path then
+            throw "importNpmLock: ${path} has no resolved URL"
+          else
+            null
+        else if builtins.match "https?://.*" entry.resolved != null then
+          if entry ? integrity then
+            {
+              url = entry.resolved;
+              inherit (entry) integrity;
+            }
+          else
+            throw "importNpmLock: ${path} has no integrity"
+        else if builtins.match "[a-z+]+:.*" entry.resolved != null then
+          throw "importNpmLock: unsupported URL ${entry.resolved}"
+        else
+          # Read from npmRoot when built (tests check the folder is there).
+          assert lib.assertMsg (npmRoot != null) "importNpmLock: ${path} is relative and there is no npmRoot";
+          {
+            local = "${npmRoot}/${entry.resolved}";
+          };
+      importLock =
+        {
+          npmRoot ? null,
+          package ? lib.importJSON (npmRoot + "/package.json"),
+          packageLock ? lib.importJSON (npmRoot + "/package-lock.json"),
+          pname ? package.name or "unknown",
+          version ? package.version or "0.0.0",
+        }:
+        let
+          modules = lib.filterAttrs (_: m: m != null) (lib.mapAttrs (fetchModule npmRoot) packageLock.packages);
+        in
+        drv (storeName "${pname}-${version}-sources") { inherit modules; } { inherit modules; };
+      # As Nix checks a derivation's name (a scoped npm name is not one).
+      storeName =
+        name:
+        assert lib.assertMsg (
+          builtins.match "[a-zA-Z0-9+._?=-]+" name != null
+        ) "importNpmLock: ${name} is not a valid store path name";
+        name;
+    in
+    {
+      __functor = _: importLock;
+      npmConfigHook = drv "npm-config-hook" "importNpmLock" { };
+      buildNodeModules =
+        {
+          nodejs,
+          npmRoot ? null,
+          package ? lib.importJSON (npmRoot + "/package.json"),
+          packageLock ? lib.importJSON (npmRoot + "/package-lock.json"),
+          ...
+        }@args:
+        let
+          npmDeps = importLock { inherit npmRoot package packageLock; };
+          pname = args.pname or "${package.name or "unknown"}-node-modules";
+          version = args.version or package.version or "0.0.0";
+        in
+        drv (storeName "${pname}-${version}") { npmDeps = npmDeps.outPath; } {
+          inherit npmDeps nodejs;
+        };
+    };
+
+  # nixpkgs' buildNpmPackage: its dependencies are npmDeps (fetchNpmDeps,
+  # which needs npmDepsHash, or importNpmLock, which needs its own
+  # npmConfigHook); passthru attributes are the derivation's own.
+  buildNpmPackage =
+    args:
+    assert lib.assertMsg (args ? npmDeps || args ? npmDepsHash) "buildNpmPackage: npmDeps or npmDepsHash";
+    assert lib.assertMsg (
+      !(args.npmDeps ? modules) || (args.npmConfigHook or null) == importNpmLock.npmConfigHook
+    ) "buildNpmPackage: importNpmLock's npmDeps need npmConfigHook = importNpmLock.npmConfigHook";
+    drv "${args.pname}-${args.version}"
+      {
+        inherit (args) pname version;
+        src = toString args.src;
+        npmDeps = (args.npmDeps or { outPath = args.npmDepsHash; }).outPath;
+      }
+      (args // (args.passthru or { }));
 in
-{
-  inherit lib python3;
+lib.fix (self: {
+  inherit
+    lib
+    python3
+    importNpmLock
+    buildNpmPackage
+    ;
+  callPackage = lib.callPackageWith self;
+  nodejs = drv "nodejs-22" "nodejs" { };
+  diffutils = drv "diffutils" "diffutils" { };
+  jq = drv "jq" "jq" { };
+  runCommand =
+    name: env: script:
+    drv name { inherit env script; } (env // { inherit script; });
   python3Packages = pythonPackages;
   # As nix/overlay.nix makes it.
   peek = pythonPackages.peek-platform // {
@@ -140,4 +240,4 @@ in
       generate = name: value: "/nix/store/${hash value}-${name}";
     };
   writeShellScriptBin = name: text: drv name { inherit text; } { };
-}
+})
