@@ -254,9 +254,17 @@ class LinkServer:
         self._handlers[message_type] = handler
 
     async def close(self) -> None:
-        """Close every peer's socket (they will reconnect to whoever serves next)."""
-        for peer in list(self.peers.values()):
-            await peer.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
+        """Close every peer's socket (they will reconnect to whoever serves next).
+
+        All at once: each close waits for the peer's answer (up to the socket's
+        close timeout), and a peer that is itself stopping or stuck must not
+        hold the server's stop for a timeout per peer."""
+        await asyncio.gather(
+            *(
+                peer.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
+                for peer in list(self.peers.values())
+            )
+        )
         await self._liveness.close()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
