@@ -67,6 +67,21 @@ async def test_a_revoked_token_is_refused_without_a_restart(peek_server):
             )
 
 
+async def test_a_service_dialling_while_the_server_stops_is_refused_at_once(peek_server):
+    server = await peek_server([])
+    store = TokenStore(token_store_path(server.config))
+    _, token = await asyncio.to_thread(store.create, "agent", "a1")
+    # The server's stop closes the links first; its exchange site stops later.
+    await server.link.close()
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(
+                server.exchange_site.url + "/link", headers={"Authorization": f"Bearer {token}"}
+            )
+    assert refused.value.status == 503
+    assert server.link.peers == {}
+
+
 async def test_a_token_for_one_kind_cannot_connect_as_another(peek_server):
     server = await peek_server([])
     store = TokenStore(token_store_path(server.config))

@@ -166,6 +166,7 @@ class RolloutCoordinator:
         self.generations: dict[Key, int | None] = {}
         # None in a queue ends that event stream (the server stops).
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._active: Generation | None = None
         link.on("rollout.ready", self._on_ready)
@@ -204,7 +205,10 @@ class RolloutCoordinator:
         return rollout
 
     async def close(self) -> None:
-        # Open event streams end, or the sites would wait for them when stopping.
+        # Open event streams end, or the sites would wait for them when stopping;
+        # one opened from now on ends after its backlog (a reader reconnecting
+        # while the server stops reads again from whoever serves next).
+        self._closed = True
         for queue in list(self._subscribers):
             queue.put_nowait(None)
         for task in list(self._tasks):
@@ -670,7 +674,7 @@ class RolloutCoordinator:
                 yield event
                 if event["step"] == "done":
                     return
-            if number is not None and r is None:
+            if self._closed or (number is not None and r is None):
                 return
             while True:
                 item = await queue.get()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import faulthandler
 import logging
 import os
 import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +150,13 @@ class PluginHost:
         return [status.as_json() for status in self.lifecycle.status()]
 
 
+# Seconds a stopping site gives requests still in flight before cancelling them.
+# aiohttp's default is 60 s; a stream that never ends (an event stream opened
+# while the service stops) would hold a restart up that long. Downloads from
+# the exchange site resume, and an event stream reader reconnects.
+SHUTDOWN_GRACE = 5.0
+
+
 @dataclass
 class HttpSite:
     """An aiohttp application bound to one host and port (runner and site kept apart)."""
@@ -155,10 +165,16 @@ class HttpSite:
     app: web.Application
     host: str
     port: int
+    shutdown_grace: float = SHUTDOWN_GRACE
     runner: web.AppRunner | None = field(default=None, init=False)
 
     async def start(self) -> None:
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self.shutdown_grace,
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
         await site.start()
@@ -329,12 +345,29 @@ def stop_with_supervisor(environ: Mapping[str, str] | None = None) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-async def run_until_signalled(service: Service, notifier: SystemdNotifier | None = None) -> None:
+# Seconds a service's stop may take before the process gives up on it. Below
+# systemd's default TimeoutStopSec (90 s), so the stacks are logged before a
+# SIGKILL would come; and a service that stops by itself to restart into a
+# new plugin generation has no one else to kill it if its stop hangs.
+STOP_LIMIT = 60.0
+
+
+async def run_until_signalled(
+    service: Service,
+    notifier: SystemdNotifier | None = None,
+    *,
+    stop_limit: float = STOP_LIMIT,
+) -> None:
     """Start ``service``, wait for SIGTERM or SIGINT, stop it cleanly.
 
     Under systemd (``NOTIFY_SOCKET``, or an explicit ``notifier``) it sends
     ``READY=1`` once the service and its plugins have started, feeds the
     watchdog while it runs and sends ``STOPPING=1`` when it begins to stop.
+
+    A stop that takes longer than ``stop_limit`` seconds (a plugin's stop
+    hook blocking the loop, a request that never ends) ends the process:
+    every thread's stack is written to stderr and it exits with the
+    service's ``exit_code`` (or 1).
     """
     loop = asyncio.get_running_loop()
     notifier = notifier if notifier is not None else SystemdNotifier.from_environ()
@@ -351,9 +384,31 @@ async def run_until_signalled(service: Service, notifier: SystemdNotifier | None
         log.info("stopping the %s", service.kind)
         notifier.stopping(f"stopping the {service.kind}")
     finally:
+        # A thread, not a loop timer: it fires even when the loop is blocked.
+        deadline = threading.Timer(stop_limit, _stop_overran, (service, stop_limit))
+        deadline.daemon = True
+        deadline.start()
+        began = time.monotonic()
         try:
             await service.stop()
+            log.info("stopped the %s in %.1f s", service.kind, time.monotonic() - began)
         finally:
+            deadline.cancel()
             await notifier.close()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+
+def _stop_overran(service: Service, limit: float) -> None:
+    code = getattr(service, "exit_code", 0) or 1
+    log.critical(
+        "the %s did not stop within %g s; exiting with code %d (the stacks follow)",
+        service.kind,
+        limit,
+        code,
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    # The main thread is stuck in the stop: only the process can end here.
+    os._exit(code)

@@ -248,6 +248,7 @@ class LinkServer:
         self._handlers: dict[str, ServerHandler] = {}
         self._liveness = Heartbeat(heartbeat, "the service links")
         self.peers: dict[tuple[str, str], Peer] = {}
+        self._closed = False
 
     def on(self, message_type: str, handler: ServerHandler) -> None:
         """Route messages of ``message_type`` from any peer to ``handler``."""
@@ -258,7 +259,9 @@ class LinkServer:
 
         All at once: each close waits for the peer's answer (up to the socket's
         close timeout), and a peer that is itself stopping or stuck must not
-        hold the server's stop for a timeout per peer."""
+        hold the server's stop for a timeout per peer. A peer that dials
+        again before the site stops is refused (503) rather than greeted."""
+        self._closed = True
         await asyncio.gather(
             *(
                 peer.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
@@ -268,6 +271,10 @@ class LinkServer:
         await self._liveness.close()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self._closed:
+            # A socket accepted now would wait for a hello that the stopping
+            # site no longer reads, and hold the site's shutdown meanwhile.
+            raise web.HTTPServiceUnavailable(text="the server is stopping")
         remote = request.remote or "?"
         auth = request.headers.get("Authorization", "")
         scheme, _, token = auth.partition(" ")
