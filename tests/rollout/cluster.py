@@ -33,6 +33,11 @@ ROLLOUT_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 
 
+# Left out of the services' environment: no PEEK_* settings of the test run, and nothing
+# that says systemd supervises them (a service run by hand restarts itself in place).
+UNSUPERVISED = ("PEEK", "NOTIFY_SOCKET", "WATCHDOG_", "INVOCATION_ID")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -131,7 +136,7 @@ import_timeout = 30
             self.procs[kind] = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "peek", kind, "--config", str(config),
                 stdout=log, stderr=asyncio.subprocess.STDOUT,
-                env={k: v for k, v in os.environ.items() if not k.startswith("PEEK")}
+                env={k: v for k, v in os.environ.items() if not k.startswith(UNSUPERVISED)}
                 | {"PYTHONUNBUFFERED": "1"},
                 start_new_session=True,
             )  # fmt: skip

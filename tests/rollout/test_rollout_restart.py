@@ -60,6 +60,35 @@ async def test_a_server_plugin_that_needs_a_restart_restarts_the_server_into_the
         assert pids["worker"] == before["worker"]
 
 
+async def test_a_server_run_by_hand_restarts_itself_in_place_into_the_generation(
+    tmp_path: Path,
+) -> None:
+    # `peek server` and `peek client` started directly: no peek run, no systemd to restart them.
+    v1 = plugin_wheel(tmp_path / "w", "probe", "1.0.0", services=("server", "client"))
+    v2 = plugin_wheel(
+        tmp_path / "w",
+        "probe",
+        "2.0.0",
+        services=("server", "client"),
+        manifest_extra="restart = true",
+    )
+    async with cluster(tmp_path / "sep", "separate", kinds=("client",)) as c:
+        assert (await c.roll_out(v1))["state"] == "active", c.logs()
+        before = await c.plugin_state("probe", "admin")
+        status, body = await c.upload(v2)
+        assert status == 202, body
+        events = await c.follow(body["generation"])
+        assert events[-1]["state"] == "active", (events, c.logs())
+        after = await c.wait_services({"server", "client"}, generation=body["generation"])
+        assert versions(after, PROBE) == {"server": "2.0.0", "client": "2.0.0"}
+        admin_after = await c.plugin_state("probe", "admin")
+        assert admin_after["version"] == "2.0.0"
+        # The same process (exec), started afresh; it never exited.
+        assert admin_after["pid"] == before["pid"] == c.procs["server"].pid
+        assert c.procs["server"].returncode is None
+        assert "restarting in place" in (c.root / "server.log").read_text()
+
+
 async def test_a_server_plugin_failing_after_the_restart_rolls_every_service_back(
     tmp_path: Path,
 ) -> None:

@@ -1,5 +1,6 @@
 """A service stops in bounded time: a hanging stop ends the process with its stacks, a request
-that never ends does not hold a site up, and an event stream opened while the server stops ends."""
+that never ends does not hold a site up, and an event stream opened while the server stops ends.
+Whether anything restarts it afterwards (peek run, systemd) decides how it restarts itself."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import textwrap
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
-from peek.services.common import HttpSite
+from peek.services.common import HttpSite, supervised
 from peek.services.server import ServerService
 from peek.testing.services import TEST_HEARTBEAT, admin_headers, free_config
 
@@ -117,3 +119,19 @@ def test_a_stop_that_returns_in_time_leaves_the_exit_to_the_caller() -> None:
     assert done.returncode == 0, done.stderr
     assert "started" in done.stdout and "returned normally" in done.stdout
     assert "did not stop" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, False),
+        ({"PATH": "/usr/bin", "TERM": "xterm"}, False),
+        ({"PEEK_SUPERVISOR_PID": "4242"}, True),  # a child of peek run
+        ({"NOTIFY_SOCKET": "/run/systemd/notify"}, True),  # Type=notify unit
+        ({"INVOCATION_ID": "0f3a9c"}, True),  # any systemd unit
+    ],
+)
+def test_a_service_knows_whether_something_restarts_it(
+    environ: dict[str, str], expected: bool
+) -> None:
+    assert supervised(environ) is expected

@@ -149,7 +149,8 @@ _SERVICES = ("run", "server", "client", "agent", "worker")
 
 
 def _cmd_service(args: argparse.Namespace, config: PeekConfig) -> int:
-    from peek.services.common import run_until_signalled
+    from peek.rollout.participant import RESTART_EXIT_CODE
+    from peek.services.common import restart_in_place, run_until_signalled, supervised
     from peek.services.server import ServerService
     from peek.services.upstream import AgentService, ClientService, WorkerService
 
@@ -161,9 +162,11 @@ def _cmd_service(args: argparse.Namespace, config: PeekConfig) -> int:
     }
     service = factories[args.service_name](config)
     asyncio.run(run_until_signalled(service))
-    # 75 when it stopped to restart into a new plugin generation (peek run and
-    # systemd's Restart=on-failure start it again).
+    # 75 when it stopped to restart into a new plugin generation: peek run and
+    # systemd's Restart=on-failure start it again; run by hand, it does so itself.
     code: int = getattr(service, "exit_code", 0)
+    if code == RESTART_EXIT_CODE and not supervised():
+        restart_in_place()
     return code
 
 

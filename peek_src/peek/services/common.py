@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from aiohttp import web
 
@@ -26,7 +26,7 @@ from peek.plugin.errors import PluginError
 from peek.plugin.hookspecs import Site
 from peek.plugin.lifecycle import PluginLifecycle
 from peek.rollout.backends.plain import Activation, activate_on_sys_path
-from peek.services.systemd import SystemdNotifier
+from peek.services.systemd import NOTIFY_ENV, SystemdNotifier
 
 __all__ = [
     "PLUGIN_ROUTE_PREFIX",
@@ -36,7 +36,9 @@ __all__ = [
     "health_routes",
     "install_twisted_reactor",
     "mount_plugin_routes",
+    "restart_in_place",
     "run_until_signalled",
+    "supervised",
 ]
 
 log = logging.getLogger(__name__)
@@ -319,6 +321,29 @@ def _rebind_reactor(reactor: Any, loop: asyncio.AbstractEventLoop) -> None:
 
 SUPERVISOR_ENV = "PEEK_SUPERVISOR_PID"
 _PR_SET_PDEATHSIG = 1
+# systemd sets it for every unit's processes (v232 and later).
+_SYSTEMD_INVOCATION_ENV = "INVOCATION_ID"
+
+
+def supervised(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether something restarts this process when it exits: ``peek run`` or systemd."""
+    env = os.environ if environ is None else environ
+    return any(key in env for key in (SUPERVISOR_ENV, NOTIFY_ENV, _SYSTEMD_INVOCATION_ENV))
+
+
+def restart_in_place() -> NoReturn:
+    """Replace this process with a fresh start of the same command line (same pid).
+
+    For a service run by hand that stopped to restart into a new plugin
+    generation: nothing else would start it again. Open files are closed by
+    the exec (Python opens them non-inheritable).
+    """
+    log.warning("restarting in place: %s", " ".join(sys.orig_argv))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, sys.orig_argv)
 
 
 def stop_with_supervisor(environ: Mapping[str, str] | None = None) -> None:
