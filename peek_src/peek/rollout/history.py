@@ -22,10 +22,9 @@ says what was in flight. All methods block: call them in an executor.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -142,7 +141,7 @@ class GenerationHistory:
             return found
         generation = make(self.next_number())
         now = datetime.now(UTC)
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             conn.execute(
                 insert(plugin_generation).values(
                     **_row(generation, GenerationState.ACTIVE), finished_at=now
@@ -157,7 +156,7 @@ class GenerationHistory:
         pointer = self.pointer()
         if pointer.target is not None:
             raise GenerationError(f"generation {pointer.target} is being rolled out already")
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             conn.execute(
                 insert(plugin_generation).values(**_row(generation, GenerationState.PROPOSED))
             )
@@ -175,7 +174,7 @@ class GenerationHistory:
 
         ``restart``: the server restarts into it to finish the rollout (phase ``restarting``).
         """
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             pointer = _pointer(conn)
             self._move(conn, number, GenerationState.PREPARED)
             _set_pointer(
@@ -191,7 +190,7 @@ class GenerationHistory:
 
         From here a crash is a crash between commit and health (phase ``committed``).
         """
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             pointer = _pointer(conn)
             if pointer.phase != "restarting":
                 raise GenerationError(f"no server restart is pending (phase {pointer.phase})")
@@ -207,7 +206,7 @@ class GenerationHistory:
     def revert_pending(self, number: int, problems: Iterable[str]) -> None:
         """``number`` failed after the switch and the server restarts to go back (phase
         ``reverting``); ``problems`` are kept on it for :meth:`fail` after the restart."""
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             pointer = _pointer(conn)
             conn.execute(
                 update(plugin_generation)
@@ -225,7 +224,7 @@ class GenerationHistory:
 
     def record_schema(self, before: Mapping[str, Sequence[str]]) -> None:
         """Remember the schema revisions the target's migrations start from (before they run)."""
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             conn.execute(
                 update(rollout_state)
                 .where(rollout_state.c.id == _STATE_ROW)
@@ -237,7 +236,7 @@ class GenerationHistory:
 
     def succeed(self, number: int, *, leaving: int | None = None) -> None:
         """``number`` runs healthy everywhere; ``leaving`` (a rollback's origin) is rolled back."""
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             self._move(conn, number, GenerationState.ACTIVE)
             if leaving is not None and leaving != number:
                 current = _state(conn, leaving)
@@ -247,7 +246,7 @@ class GenerationHistory:
 
     def fail(self, number: int, problems: Iterable[str], *, active: int | None) -> None:
         """``number`` failed; ``active`` (the generation before it) is what services run."""
-        with _writing(self.storage) as conn:
+        with self.storage.engine().begin() as conn:
             self._move(conn, number, GenerationState.FAILED, problems=list(problems))
             _set_pointer(conn, active=active, target=None, previous=None, phase=None)
 
@@ -268,18 +267,6 @@ class GenerationHistory:
         conn.execute(
             update(plugin_generation).where(plugin_generation.c.number == number).values(**values)
         )
-
-
-@contextlib.contextmanager
-def _writing(storage: Storage) -> Iterator[Connection]:
-    """One write transaction that holds the database's write lock from its first statement."""
-    with storage.engine().begin() as conn:
-        if conn.dialect.name == "sqlite":
-            # SQLite (WAL) fails at once, without waiting, a transaction that read and
-            # then writes after another connection wrote in between (the server records
-            # known services meanwhile); a write first waits for the lock instead.
-            conn.exec_driver_sql("UPDATE rollout_state SET id = id WHERE 0")
-        yield conn
 
 
 def _state(conn: Connection, number: int) -> GenerationState:

@@ -348,7 +348,12 @@ class Storage:
 
             @event.listens_for(engine, "begin")
             def _begin(conn: Connection) -> None:
-                conn.exec_driver_sql("BEGIN")
+                # IMMEDIATE: take the write lock first (waiting up to the timeout).
+                # A deferred transaction that reads, and then writes after another
+                # connection wrote in between, fails at once with "database is
+                # locked" under WAL (its snapshot is stale), whatever the timeout.
+                # Readers are not blocked; only writers wait for each other.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     # -- set-up and tear-down ---------------------------------------------
 
