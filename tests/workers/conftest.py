@@ -35,6 +35,7 @@ SAMPLE_REFS = [
         "exit_fork_counted",
         "slow_idempotent",
         "slow_once",
+        "kill_worker_once_started",
         "nap",
         "worker_pid",
     )

@@ -36,6 +36,16 @@ def _count_run(marker: str) -> int:
     return len(Path(marker).read_text(encoding="utf-8").splitlines())
 
 
+@task
+def kill_worker_once_started(marker: str) -> None:
+    """Counts its run, then kills its whole Celery worker (main process and pool) at once:
+    within microseconds of starting, before a main process that acknowledges tasks only
+    when it gets round to it would have done so."""
+    fd = os.open(marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.write(fd, b"run\n")
+    os.killpg(0, signal.SIGKILL)
+
+
 @task(idempotent=True)
 def exit_fork_counted(marker: str) -> None:
     _count_run(marker)

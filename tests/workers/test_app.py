@@ -32,7 +32,8 @@ def test_make_celery_uses_the_configured_broker_and_result_backend(tmp_path: Pat
     assert app.conf.broker_url == "amqp://guest:guest@127.0.0.1:5672//"
     assert isinstance(app.backend, PeekRedisBackend)
     assert app.conf.worker_concurrency == 3
-    assert app.conf.worker_pool == "prefork"
+    # Prefork, with tasks that start only once accepted (peek.workers.pool).
+    assert app.conf.worker_pool == "peek.workers.pool:TaskPool"
     assert not (tmp_path / "tasks").exists()
 
 

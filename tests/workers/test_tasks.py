@@ -231,6 +231,34 @@ async def test_killed_worker_does_not_run_a_non_idempotent_task_again(
 SHORT_LEASE = 2.0
 
 
+async def test_a_task_that_is_not_idempotent_is_acknowledged_before_it_starts(
+    broker: str,
+    make_config: ConfigFactory,
+    start_worker: WorkerFactory,
+    task_client: ClientFactory,
+    tmp_path: Path,
+) -> None:
+    # The task kills its whole worker the moment it starts: had its message not been
+    # acknowledged by then, the broker would deliver it again and it would run twice.
+    # Whether the main process would have acknowledged it in time is a race, so a
+    # worker that acknowledges late is caught with good odds per round, not with
+    # certainty: several rounds.
+    lease = 1.0
+    config = make_config(broker, **{"worker.concurrency": 1, "worker.embedded_lease": lease})
+    await start_worker(config)
+    client = await task_client(config)
+    for round_ in range(3):
+        marker = tmp_path / f"runs-{round_}"
+        await client.submit("sample.kill_worker_once_started", [str(marker)])
+        await _wait_for_runs(marker, 1)
+        # An unacknowledged message is back in its queue once the connection drops
+        # (RabbitMQ) or its lease ran out (embedded): by then the restarted worker
+        # would take it before the task queued next.
+        await asyncio.sleep(2 * lease)
+        assert await client.call("sample.echo", [round_], timeout=RESULT_TIMEOUT) == round_
+        assert _runs(marker) == 1, f"round {round_}: the task ran again"
+
+
 async def test_killed_worker_on_embedded_broker_redelivers_an_idempotent_task_after_its_lease(
     make_config: ConfigFactory,
     start_worker: WorkerFactory,

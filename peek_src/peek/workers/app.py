@@ -47,6 +47,7 @@ WORKER_LOST_WAIT = 1.0
 EMBEDDED_TRANSPORT = "peek.workers.embedded:Transport"
 EMBEDDED_RESULTS = "peek.workers.embedded:ResultBackend"
 REDIS_BACKEND = "peek.workers.app:PeekRedisBackend"
+WORKER_POOL = "peek.workers.pool:TaskPool"
 
 # "<module>:<qualified name>" of a task function, importable in the worker's
 # Celery process.
@@ -124,7 +125,8 @@ def make_celery(config: PeekConfig, *, name: str = "peek") -> Celery:
         task_routes=(route,),
         task_default_queue=queue_for(prefix, "celery"),
         worker_concurrency=wc.concurrency,
-        worker_pool="prefork",
+        # Prefork; a task that is not idempotent starts only once acknowledged.
+        worker_pool=WORKER_POOL,
         # Fairness between plugin queues: a worker reserves one task per
         # process, so a task queued on a quiet plugin's queue is next in line.
         worker_prefetch_multiplier=1,

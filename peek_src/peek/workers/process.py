@@ -38,6 +38,7 @@ from typing import Any
 
 from peek.config import PeekConfig
 from peek.workers.app import (
+    WORKER_POOL,
     make_celery,
     plugin_queues,
     register_plugin_tasks,
@@ -271,7 +272,7 @@ def child_main() -> int:
         hostname=spec["hostname"],
         queues=plugin_queues(config.worker.queue_prefix, tasks),
         concurrency=config.worker.concurrency,
-        pool="prefork",
+        pool=WORKER_POOL,
         loglevel=spec["log_level"],
         quiet=True,
         without_gossip=True,
