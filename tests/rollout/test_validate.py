@@ -594,6 +594,11 @@ BAD_UPLOADS = {
     "hook-module-exits": Bad(
         hook_module("raise SystemExit(4)\n"), ImportCheckFailed, r"SystemExit: 4"
     ),
+    "import-reaches-the-network": Bad(
+        hook_module("import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=5)\n"),
+        ImportCheckFailed,
+        r"fails importing peek_plugin_weather\._private\.server: PermissionError: \[Errno 13\]",
+    ),
     "import-hangs": Bad(
         hook_module(HANG),
         ImportCheckFailed,

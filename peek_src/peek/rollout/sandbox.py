@@ -4,15 +4,19 @@ The child gets a scrubbed environment (no credentials or settings of the
 service leak in; ``HOME`` and ``TMPDIR`` point into the caller's staging
 directory, pip's index and cache are off, and the standard proxy variables
 point at a closed local port so that a build which tries the network fails
-fast), its own process group, and a deadline after which the whole group is
-killed. This bounds time and keeps writes to the staging directory for
-well-behaved tools; it is not a security sandbox against hostile code, which
-runs with the service user's rights. Blocking.
+fast), no network (:mod:`peek.rollout.nonet`: it cannot open any socket but a
+unix one, nor can its children), its own process group, and a deadline
+after which the whole group is killed. This bounds time, keeps the upload's
+code off the network and keeps writes to the staging directory for
+well-behaved tools; it is not a full sandbox against hostile code, which
+still runs with the service user's rights (files it can read, unix sockets
+it can reach). Blocking.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -20,7 +24,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from peek.rollout import nonet
+
 __all__ = ["ChildResult", "run_bounded", "scrubbed_env"]
+
+log = logging.getLogger(__name__)
 
 # After the deadline the group is killed; reading what it printed may take this long.
 _REAP_TIMEOUT = 5.0
@@ -71,7 +79,16 @@ def scrubbed_env(home: Path) -> dict[str, str]:
 
 
 def run_bounded(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> ChildResult:
-    """Run ``argv`` in a new process group; kill the group after ``timeout`` seconds. Blocking."""
+    """Run ``argv`` without network in a new process group; kill the group after
+    ``timeout`` seconds. Blocking."""
+    result = _run(nonet.command(argv), cwd=cwd, env=env, timeout=timeout)
+    if nonet.UNAVAILABLE in result.stderr:
+        reason = next(line for line in result.stderr.splitlines() if nonet.UNAVAILABLE in line)
+        log.warning("%s; %s ran with network access", reason, Path(argv[0]).name)
+    return result
+
+
+def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> ChildResult:
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
