@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from peek.rollout import nonet
-from peek.rollout.sandbox import run_bounded, scrubbed_env
+from peek.rollout.sandbox import ChildResult, run_bounded, scrubbed_env
 
 WAIT = 30.0
 
@@ -51,15 +51,17 @@ def port(server: socket.socket) -> str:
     return str(server.getsockname()[1])
 
 
+def sandboxed(code: str, *args: str, home: Path) -> ChildResult:
+    """``python -c code args`` the way builds and import checks run."""
+    return run_bounded(
+        [sys.executable, "-c", code, *args], cwd=home, env=scrubbed_env(home), timeout=WAIT
+    )
+
+
 def test_a_sandboxed_child_cannot_open_a_network_socket(
     listener: socket.socket, tmp_path: Path
 ) -> None:
-    result = run_bounded(
-        [sys.executable, "-c", CONNECT, port(listener)],
-        cwd=tmp_path,
-        env=scrubbed_env(tmp_path),
-        timeout=WAIT,
-    )
+    result = sandboxed(CONNECT, port(listener), home=tmp_path)
     assert result.stdout.split() == ["PermissionError", "13"], result.tail()
     assert not accepted(listener)
 
@@ -69,21 +71,14 @@ def test_nor_can_a_process_it_starts(listener: socket.socket, tmp_path: Path) ->
         "import subprocess, sys\n"
         f"subprocess.run([sys.executable, '-c', {CONNECT!r}, sys.argv[1]], check=True)\n"
     )
-    result = run_bounded(
-        [sys.executable, "-c", starts_another, port(listener)],
-        cwd=tmp_path,
-        env=scrubbed_env(tmp_path),
-        timeout=WAIT,
-    )
+    result = sandboxed(starts_another, port(listener), home=tmp_path)
     assert result.stdout.split() == ["PermissionError", "13"], result.tail()
     assert not accepted(listener)
 
 
 def test_unix_sockets_still_work_in_the_sandbox(tmp_path: Path) -> None:
     pair = "import socket\na, b = socket.socketpair()\na.sendall(b'ok')\nprint(b.recv(2).decode())"
-    result = run_bounded(
-        [sys.executable, "-c", pair], cwd=tmp_path, env=scrubbed_env(tmp_path), timeout=WAIT
-    )
+    result = sandboxed(pair, home=tmp_path)
     assert result.returncode == 0, result.tail()
     assert result.stdout.strip() == "ok"
     assert nonet.UNAVAILABLE not in result.stderr
