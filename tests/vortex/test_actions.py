@@ -11,6 +11,7 @@ from peek.plugin import ActionError, ActionTimeout, Tuple
 from peek.testing.services import start_server
 from peek.testing.vortex import VortexBrowser
 from peek.vortex.codec import TupleRegistry
+from peek.vortex.journal import JournalError
 from peek_plugin_noop.tuples import ALL_TUPLES, Bump, Counter, Echo, Note
 
 from .conftest import ADMIN, PASSWORD, wait_for
@@ -179,6 +180,35 @@ async def test_a_failing_processor_answers_failed_and_the_link_survives(stack):
         await stack.client.vortex.action(Note(text="x"))
     assert failed.value.code == "failed"
     assert await stack.client.vortex.action(Echo(number=5)) == [Echo(number=5)]
+
+
+async def test_an_action_the_journal_cannot_record_is_refused_unavailable_and_not_run(
+    stack, monkeypatch, caplog
+):
+    async def disk_full(action_id, fingerprint):
+        raise JournalError("cannot write the action journal: [Errno 28] No space left on device")
+
+    monkeypatch.setattr(stack.server.action_journal, "claim", disk_full)
+    stack.client.vortex.register_tuples("noop", *ALL_TUPLES)
+    with pytest.raises(ActionError) as refused:
+        await stack.client.vortex.action(Bump(name="full", by=1))
+    assert refused.value.code == "unavailable"
+    assert "full" not in noop(stack.server).counters
+    assert "No space left on device" in caplog.text
+
+
+async def test_an_answer_the_journal_cannot_record_still_reaches_the_sender(
+    stack, monkeypatch, caplog
+):
+    async def disk_full(action_id, reply):
+        raise JournalError("cannot write the action journal: [Errno 28] No space left on device")
+
+    monkeypatch.setattr(stack.server.action_journal, "complete", disk_full)
+    stack.client.vortex.register_tuples("noop", *ALL_TUPLES)
+    (counter,) = await stack.client.vortex.action(Bump(name="ran", by=2))
+    assert isinstance(counter, Counter) and counter.value == 2
+    assert noop(stack.server).counters == {"ran": 2}
+    assert "is not recorded" in caplog.text
 
 
 async def test_an_action_is_processed_once_when_the_link_drops_between_running_and_reply(

@@ -72,6 +72,7 @@ _ERROR_STATUS = {
     "conflict": 409,
     "timeout": 504,
     "busy": 429,
+    "unavailable": 503,
 }
 
 

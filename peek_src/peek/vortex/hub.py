@@ -51,7 +51,7 @@ from peek.plugin.vortex import (
 )
 from peek.vortex.codec import TupleRegistry
 from peek.vortex.envelope import Frame, FrameError, decode_frame, encode_frame, selector_id
-from peek.vortex.journal import ActionJournal, Claim, ClaimState
+from peek.vortex.journal import ActionJournal, Claim, ClaimState, JournalError
 from peek.vortex.link import LinkClient, LinkDown, LinkServer, Message, Peer
 from peek.vortex.outbox import Outbox
 
@@ -689,7 +689,18 @@ class ServerVortex(_VortexBase):
             # before its answer: it may still write to a database (or a file)
             # and the process die before the answer is recorded; without the
             # claim, the retry would run it again instead of ``indeterminate``.
-            claim = await self.journal.claim(action_id, fingerprint)
+            try:
+                claim = await self.journal.claim(action_id, fingerprint)
+            except JournalError as exc:
+                # Not run: once per id cannot be kept without the claim.
+                log.error("action %s %s refused: %s", key, action_id, exc)
+                reply = error_frame(
+                    "unavailable",
+                    "the server cannot record actions now; it was not run, send it again later",
+                    id=action_id,
+                )
+                self._settle(action_id, reply)
+                return reply
             if claim.state is ClaimState.NEW:
                 self.executed += 1
                 try:
@@ -703,7 +714,7 @@ class ServerVortex(_VortexBase):
                         timeout = _timeout(header.get("timeout"), self.config)
                         return self._finish(action_id, key, result, timeout)
                     reply = self._reply(result, key, action_id)
-                await self.journal.complete(action_id, reply)
+                await self._record(action_id, key, reply)
             else:
                 reply = self._stored_answer(action_id, claim)
         except BaseException as exc:
@@ -726,7 +737,7 @@ class ServerVortex(_VortexBase):
                 reply = self._processor_failed(exc, key, action_id)
             else:
                 reply = self._reply(result, key, action_id)
-            await self.journal.complete(action_id, reply)
+            await self._record(action_id, key, reply)
         except BaseException as exc:
             if isinstance(pending, asyncio.Future | asyncio.Task):
                 pending.cancel()
@@ -734,6 +745,14 @@ class ServerVortex(_VortexBase):
             raise
         self._settle(action_id, reply)
         return reply
+
+    async def _record(self, action_id: str, key: str, reply: bytes) -> None:
+        """Journal the answer of an action that ran. If that fails the answer still goes
+        out: a resend then gets ``indeterminate`` (claimed, never answered), not a second run."""
+        try:
+            await self.journal.complete(action_id, reply)
+        except JournalError as exc:
+            log.error("the answer of action %s %s is not recorded: %s", key, action_id, exc)
 
     def _reply(self, result: Any, key: str, action_id: str) -> bytes:
         try:

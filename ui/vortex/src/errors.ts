@@ -18,6 +18,7 @@ export type VortexErrorCode =
   | "timeout"
   | "failed"
   | "indeterminate"
+  | "unavailable"
   // local: the client was closed, or the user logged out, before an answer
   | "closed"
   // local: a tuple does not match its registered fields
