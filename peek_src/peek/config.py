@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
     model_validator,
@@ -214,6 +215,15 @@ class VortexConfig(_Section):
     session_idle: float = Field(12 * 3600.0, gt=0)
     # How long the server remembers answered action ids (retries within it are safe).
     action_retention: float = Field(7 * 24 * 3600.0, gt=0)
+    # Failed logins allowed per user name and per remote address before each
+    # further one locks that name or address for a time doubling up to login_max_lock.
+    login_attempts_per_user: int = Field(5, ge=1)
+    login_attempts_per_address: int = Field(20, ge=1)
+    login_max_lock: float = Field(900.0, gt=0)
+    # Reverse proxies (addresses or networks) in front of the web sites: from
+    # them, the client's address is taken from X-Forwarded-For (the nearest
+    # address that is not itself a trusted proxy), for login throttling and logs.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
 
 
 class PeekConfig(BaseSettings):

@@ -20,8 +20,9 @@ client's survives its restarts (a SQLite file in its data directory).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +34,7 @@ from peek.vortex.envelope import FrameError, decode_frame, encode_frame, selecto
 from peek.vortex.hub import UpstreamVortex, _routing, error_frame
 from peek.vortex.link import Heartbeat
 from peek.vortex.outbox import Outbox
-from peek.vortex.sessions import LoginLimiter, SessionStore, token_hash
+from peek.vortex.sessions import LoginLimiter, LoginLimits, SessionStore, token_hash
 
 __all__ = [
     "ACTION_PATH",
@@ -45,9 +46,12 @@ __all__ = [
     "BrowserGateway",
     "LoginLimiter",
     "SessionStore",
+    "client_address",
 ]
 
 log = logging.getLogger(__name__)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 WS_PATH = "/vortex/ws"
 ACTION_PATH = "/vortex/action"
@@ -119,7 +123,8 @@ class BrowserConnection:
         self.actions: set[asyncio.Task[None]] | None = None
         self.relayed = 0  # actions sent upstream and not answered yet
         self.outbox = Outbox(
-            f"browser {request.remote} ({user or 'anonymous'})",
+            f"browser {client_address(request, gateway.config.trusted_proxies)} "
+            f"({user or 'anonymous'})",
             ws.send_bytes,
             request.transport,
             max_queued=gateway.config.max_queued,
@@ -216,6 +221,44 @@ def _echo_id(header: dict[str, Any]) -> dict[str, Any]:
     return {"id": action_id} if isinstance(action_id, str) else {}
 
 
+def client_address(request: web.Request, trusted_proxies: Sequence[IPNetwork]) -> str | None:
+    """The address of the client behind ``request``: its peer, or, when the peer is a
+    trusted reverse proxy, the nearest address in ``X-Forwarded-For`` that is not one.
+
+    Each proxy appends the address it was reached from, so the list is read from
+    the right; what lies left of the first untrusted address is the client's own
+    say and is ignored. A malformed entry stops the walk at the last trusted hop.
+    """
+    peer = request.remote
+    if not trusted_proxies or peer is None or not _trusted(peer, trusted_proxies):
+        return peer
+    hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", ()) for h in v.split(",")]
+    address = peer
+    for hop in reversed(hops):
+        if not _valid_ip(hop):
+            break
+        address = hop
+        if not _trusted(hop, trusted_proxies):
+            break
+    return address
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _trusted(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
 class BrowserGateway:
     """The browser side of a client's vortex: routes for the user site."""
 
@@ -236,7 +279,17 @@ class BrowserGateway:
         self._authenticate = authenticate
         # In memory unless the service passes a store with a file (the client does).
         self.sessions = sessions if sessions is not None else SessionStore(config.session_idle)
-        self.limiter = limiter if limiter is not None else LoginLimiter()
+        self.limiter = (
+            limiter
+            if limiter is not None
+            else LoginLimiter(
+                LoginLimits(
+                    free_per_user=config.login_attempts_per_user,
+                    free_per_address=config.login_attempts_per_address,
+                    max_lock=config.login_max_lock,
+                )
+            )
+        )
         self.connections: set[BrowserConnection] = set()
         # One timer pings every quiet socket (not one per socket, see Heartbeat).
         self.liveness = Heartbeat(config.heartbeat, "browser sockets")
@@ -274,10 +327,11 @@ class BrowserGateway:
         password = body.get("password") if isinstance(body, dict) else None
         if not isinstance(username, str) or not isinstance(password, str):
             raise web.HTTPBadRequest(text="'username' and 'password' must be strings")
+        remote = client_address(request, self.config.trusted_proxies)
         # Locked out: refused before the password is even checked (that is the point).
-        wait = self.limiter.retry_after(request.remote, username)
+        wait = self.limiter.retry_after(remote, username)
         if wait:
-            log.warning("throttled login of %r from %s for %d s", username, request.remote, wait)
+            log.warning("throttled login of %r from %s for %d s", username, remote, wait)
             raise web.HTTPTooManyRequests(
                 text=f"too many failed logins; try again in {wait} s",
                 headers={"Retry-After": str(wait)},
@@ -288,8 +342,8 @@ class BrowserGateway:
             log.warning("login of %r could not be checked: %s", username, exc)
             raise web.HTTPServiceUnavailable(text="logins cannot be checked right now") from None
         if user is None:
-            log.info("refused login of %r from %s", username, request.remote)
-            self.limiter.failed(request.remote, username)
+            log.info("refused login of %r from %s", username, remote)
+            self.limiter.failed(remote, username)
             raise web.HTTPUnauthorized(text="wrong username or password")
         self.limiter.succeeded(username)
         token = await self.sessions.create(user)
@@ -372,7 +426,8 @@ class BrowserGateway:
             if frame.type != "act":
                 raise FrameError("malformed", f"POST {ACTION_PATH} takes an act frame")
         except FrameError as exc:
-            log.warning("refused a posted frame from %s: %s", request.remote, exc)
+            remote = client_address(request, self.config.trusted_proxies)
+            log.warning("refused a posted frame from %s: %s", remote, exc)
             return _frame_response(error_frame(exc.code, exc.reason))
         user = self.sessions.user(session_token(request, self.cookie))
         reply = await self.hub.forward_action(frame, user=user, browser=True)
