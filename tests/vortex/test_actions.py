@@ -182,13 +182,19 @@ async def test_a_failing_processor_answers_failed_and_the_link_survives(stack):
     assert await stack.client.vortex.action(Echo(number=5)) == [Echo(number=5)]
 
 
+def disk_full(monkeypatch, journal, method: str) -> None:
+    """Make ``journal.method`` fail as a journal on a full disk does."""
+
+    async def failing(*args):
+        raise JournalError("cannot write the action journal: [Errno 28] No space left on device")
+
+    monkeypatch.setattr(journal, method, failing)
+
+
 async def test_an_action_the_journal_cannot_record_is_refused_unavailable_and_not_run(
     stack, monkeypatch, caplog
 ):
-    async def disk_full(action_id, fingerprint):
-        raise JournalError("cannot write the action journal: [Errno 28] No space left on device")
-
-    monkeypatch.setattr(stack.server.action_journal, "claim", disk_full)
+    disk_full(monkeypatch, stack.server.action_journal, "claim")
     stack.client.vortex.register_tuples("noop", *ALL_TUPLES)
     with pytest.raises(ActionError) as refused:
         await stack.client.vortex.action(Bump(name="full", by=1))
@@ -200,10 +206,7 @@ async def test_an_action_the_journal_cannot_record_is_refused_unavailable_and_no
 async def test_an_answer_the_journal_cannot_record_still_reaches_the_sender(
     stack, monkeypatch, caplog
 ):
-    async def disk_full(action_id, reply):
-        raise JournalError("cannot write the action journal: [Errno 28] No space left on device")
-
-    monkeypatch.setattr(stack.server.action_journal, "complete", disk_full)
+    disk_full(monkeypatch, stack.server.action_journal, "complete")
     stack.client.vortex.register_tuples("noop", *ALL_TUPLES)
     (counter,) = await stack.client.vortex.action(Bump(name="ran", by=2))
     assert isinstance(counter, Counter) and counter.value == 2
