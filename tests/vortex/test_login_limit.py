@@ -77,13 +77,33 @@ def test_a_success_clears_the_names_failures_but_not_the_addresss() -> None:
     limiter = LoginLimiter(LIMITS, clock=Clock())
     for _ in range(2):
         limiter.failed("10.0.0.1", "alice")
-    limiter.succeeded("alice")
+    limiter.succeeded("10.0.0.1", "alice")
     limiter.failed("10.0.0.1", "alice")
     assert limiter.retry_after("10.0.0.1", "alice") == 0  # counting from 0 again
     for n in range(8):
         limiter.failed("10.0.0.1", f"other{n}")
-    limiter.succeeded("alice")
+    limiter.succeeded("10.0.0.1", "alice")
     assert limiter.retry_after("10.0.0.1", "alice") > 0  # the address stays locked
+
+
+def test_a_name_locked_by_others_still_logs_in_from_an_address_it_used_before() -> None:
+    limiter = LoginLimiter(LIMITS, clock=Clock())
+    limiter.succeeded("10.0.0.1", "admin")
+    for _ in range(5):  # someone elsewhere guesses at the name
+        limiter.failed("192.0.2.66", "admin")
+    assert limiter.retry_after("192.0.2.66", "admin") > 0
+    assert limiter.retry_after("10.0.0.2", "admin") > 0  # a new address: the name's lock
+    assert limiter.retry_after("10.0.0.1", "ADMIN") == 0  # where admin logged in before
+
+
+def test_known_addresses_are_bounded_too() -> None:
+    limiter = LoginLimiter(LoginLimits(free_per_user=1, max_keys=10), clock=Clock())
+    for n in range(20):
+        limiter.succeeded(f"10.0.0.{n}", "admin")
+    limiter.failed("192.0.2.66", "admin")
+    limiter.failed("192.0.2.66", "admin")
+    assert limiter.retry_after("10.0.0.0", "admin") > 0  # forgotten: the oldest
+    assert limiter.retry_after("10.0.0.19", "admin") == 0
 
 
 def test_the_limiter_tracks_a_bounded_number_of_keys() -> None:

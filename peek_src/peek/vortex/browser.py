@@ -345,7 +345,7 @@ class BrowserGateway:
             log.info("refused login of %r from %s", username, remote)
             self.limiter.failed(remote, username)
             raise web.HTTPUnauthorized(text="wrong username or password")
-        self.limiter.succeeded(username)
+        self.limiter.succeeded(remote, username)
         token = await self.sessions.create(user)
         response = web.json_response({"user": user, "session": token})
         response.set_cookie(

@@ -283,6 +283,11 @@ class LoginLimiter:
     refused without one. Report the outcome with :meth:`failed` or
     :meth:`succeeded`; a success clears that user name's failures (not the
     address's: one good account must not unlock guessing at the others).
+
+    A name's lock does not apply at an address the user has logged in from
+    before (up to ``max_keys`` such pairs, the least recently used forgotten
+    first): otherwise anyone could lock the administrator out by failing
+    logins under that name. That address's own lock still applies.
     """
 
     def __init__(
@@ -291,6 +296,8 @@ class LoginLimiter:
         self.limits = limits or LoginLimits()
         self._clock = clock
         self._keys: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
+        # (user name, address) pairs that have logged in, most recent last.
+        self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -299,7 +306,10 @@ class LoginLimiter:
         """Whole seconds until a login from ``address`` as ``username`` may be tried; 0: now."""
         now = self._clock()
         wait = 0.0
-        for key in self._key_pair(address, username):
+        keys = self._key_pair(address, username)
+        if address and (username.casefold(), address) in self._known:
+            keys = keys[1:]  # the name's lock is not for this address
+        for key in keys:
             entry = self._keys.get(key)
             if entry is not None:
                 wait = max(wait, entry.locked_until - now)
@@ -323,8 +333,14 @@ class LoginLimiter:
         while len(self._keys) > limits.max_keys:
             self._keys.popitem(last=False)
 
-    def succeeded(self, username: str) -> None:
-        self._keys.pop(("user", username.casefold()), None)
+    def succeeded(self, address: str | None, username: str) -> None:
+        name = username.casefold()
+        self._keys.pop(("user", name), None)
+        if address:
+            self._known.pop((name, address), None)
+            self._known[(name, address)] = None
+            while len(self._known) > self.limits.max_keys:
+                self._known.popitem(last=False)
 
     @staticmethod
     def _key_pair(address: str | None, username: str) -> tuple[tuple[str, str], ...]:
