@@ -230,33 +230,31 @@ def client_address(request: web.Request, trusted_proxies: Sequence[IPNetwork]) -
     say and is ignored. A malformed entry stops the walk at the last trusted hop.
     """
     peer = request.remote
-    if not trusted_proxies or peer is None or not _trusted(peer, trusted_proxies):
+    if not trusted_proxies or not _trusted(_ip(peer), trusted_proxies):
         return peer
     hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", ()) for h in v.split(",")]
     address = peer
     for hop in reversed(hops):
-        if not _valid_ip(hop):
+        ip = _ip(hop)
+        if ip is None:
             break
         address = hop
-        if not _trusted(hop, trusted_proxies):
+        if not _trusted(ip, trusted_proxies):
             break
     return address
 
 
-def _valid_ip(text: str) -> bool:
+def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text) if text else None
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _trusted(address: str, networks: Sequence[IPNetwork]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
+def _trusted(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None, networks: Sequence[IPNetwork]
+) -> bool:
+    return ip is not None and any(ip in network for network in networks)
 
 
 class BrowserGateway:
